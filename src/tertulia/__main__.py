@@ -1,0 +1,5 @@
+"""``python -m tertulia`` runs the command-line interface."""
+
+from tertulia.cli.main import main
+
+raise SystemExit(main())

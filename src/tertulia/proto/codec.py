@@ -1,0 +1,84 @@
+"""Encoding and decoding of frame bodies to typed messages.
+
+Decoding is strict about types and lenient about extra fields. When a body cannot be decoded,
+the error carries the request ``id`` if one can still be read from it, so the peer learns which
+of its requests failed; the connection stays usable (the frame boundary is intact).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tertulia.proto.errors import ErrorCode, RemoteProtocolError
+from tertulia.proto.framing import encode_frame
+from tertulia.proto.messages import (
+    CLIENT_TYPES,
+    SERVER_TYPES,
+    ClientMessage,
+    ServerMessage,
+)
+
+__all__ = ["decode_client", "decode_server", "encode", "encode_body"]
+
+_encoder = msgspec.json.Encoder()
+_client_decoder = msgspec.json.Decoder(ClientMessage)
+_server_decoder = msgspec.json.Decoder(ServerMessage)
+_loose = msgspec.json.Decoder()
+
+
+def encode_body(msg: msgspec.Struct) -> bytes:
+    """Serialize one message to its JSON body (no frame header)."""
+    return _encoder.encode(msg)
+
+
+def encode(msg: msgspec.Struct) -> bytes:
+    """Serialize one message to a complete frame, ready to write to the stream.
+
+    Fan-out calls this once per event and writes the same bytes to every recipient.
+    """
+    return encode_frame(_encoder.encode(msg))
+
+
+def decode_client(body: bytes) -> ClientMessage:
+    """Decode a client->server frame body, raising a non-fatal RemoteProtocolError if bad."""
+    try:
+        return _client_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _explain(body, exc, CLIENT_TYPES) from None
+
+
+def decode_server(body: bytes) -> ServerMessage:
+    """Decode a server->client frame body, raising a non-fatal RemoteProtocolError if bad."""
+    try:
+        return _server_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _explain(body, exc, SERVER_TYPES) from None
+
+
+def _explain(body: bytes, exc: msgspec.DecodeError, known: frozenset[str]) -> RemoteProtocolError:
+    """Turn a decode failure into the most specific wire error, recovering ``id`` if possible."""
+    try:
+        loose: Any = _loose.decode(body)
+    except msgspec.DecodeError:
+        return RemoteProtocolError(ErrorCode.BAD_JSON, "frame body is not valid UTF-8 JSON")
+    if not isinstance(loose, dict):
+        return RemoteProtocolError(ErrorCode.BAD_MESSAGE, "frame body must be a JSON object")
+    rid = loose.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, int | str):
+        rid = None
+    mtype = loose.get("type")
+    if not isinstance(mtype, str) or mtype not in known:
+        return RemoteProtocolError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"unknown message type {str(mtype)[:64]!r}",
+            request_id=rid,
+            params={"type": str(mtype)[:64]},
+        )
+    return RemoteProtocolError(
+        ErrorCode.BAD_MESSAGE,
+        f"invalid {mtype!r} message: {exc}"[:300],
+        request_id=rid,
+        params={"type": mtype},
+    )

@@ -1,0 +1,415 @@
+"""Typed wire messages of protocol v1 and their JSON codec.
+
+Every frame body is one UTF-8 JSON object whose ``type`` field selects a message struct below.
+Client requests carry a client-chosen ``id`` (string or integer) that the server echoes in the
+response; notices (``typing``, ``pong``) and server events carry none. docs/protocol.md is the
+contract; this module is its executable form, so keep the two in step.
+
+Unknown fields are ignored (forward compatibility); unknown ``type`` values are an error. Values
+are checked for type here and for range/length by the server, whose limits are configurable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ClientMessage",
+    "CreateRoom",
+    "Error",
+    "Hello",
+    "HelloOk",
+    "History",
+    "HistoryPage",
+    "Join",
+    "Leave",
+    "Limits",
+    "ListRooms",
+    "Login",
+    "LoginOk",
+    "Logout",
+    "MarkRead",
+    "Member",
+    "MemberEvent",
+    "MemberList",
+    "Members",
+    "Message",
+    "Ok",
+    "OpenDm",
+    "Ping",
+    "Pong",
+    "PongReply",
+    "Presence",
+    "PresenceEvent",
+    "ReadEvent",
+    "Register",
+    "RoomAdded",
+    "RoomInfo",
+    "RoomList",
+    "RoomReply",
+    "Send",
+    "Sent",
+    "ServerBye",
+    "ServerMessage",
+    "ServerPing",
+    "SetTopic",
+    "Sync",
+    "Synced",
+    "TopicEvent",
+    "Typing",
+    "TypingEvent",
+    "Invite",
+]
+
+PROTOCOL_VERSION = 1
+
+RequestId = Annotated[int | str, msgspec.Meta(description="client-chosen request id")]
+Visibility = Literal["public", "private", "dm"]
+PresenceStatus = Literal["online", "away", "offline"]
+MessageKind = Literal["text", "me"]
+
+class _Msg(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Base of all wire messages: tagged by ``type``, keyword-only, defaults omitted on encode."""
+
+
+# --------------------------------------------------------------------------- shared structs
+
+
+class Limits(msgspec.Struct, kw_only=True):
+    """Server limits announced in ``hello_ok`` so clients can check before sending."""
+
+    max_frame_pre_auth: int
+    max_frame: int
+    max_text: int
+    max_history_page: int
+    max_name: int
+
+
+class RoomInfo(msgspec.Struct, kw_only=True):
+    """A room as one member sees it. ``read_seq``/``unread`` are that member's own."""
+
+    name: str
+    visibility: Visibility
+    topic: str = ""
+    last_seq: int = 0
+    read_seq: int = 0
+    unread: int = 0
+    member_count: int = 0
+    joined: bool = True
+    #: for ``dm`` rooms: the other participant
+    peer: str | None = None
+
+
+class Member(msgspec.Struct, kw_only=True):
+    user: str
+    presence: PresenceStatus
+
+
+# --------------------------------------------------------------------------- client -> server
+
+
+class Hello(_Msg, tag="hello"):
+    id: RequestId
+    versions: list[int]
+    client: str = ""
+
+
+class Register(_Msg, tag="register"):
+    id: RequestId
+    user: str
+    password: str
+
+
+class Login(_Msg, tag="login"):
+    id: RequestId
+    user: str
+    password: str
+
+
+class Logout(_Msg, tag="logout"):
+    id: RequestId
+
+
+class CreateRoom(_Msg, tag="create_room"):
+    id: RequestId
+    room: str
+    visibility: Literal["public", "private"] = "public"
+    topic: str = ""
+
+
+class Join(_Msg, tag="join"):
+    id: RequestId
+    room: str
+
+
+class Leave(_Msg, tag="leave"):
+    id: RequestId
+    room: str
+
+
+class ListRooms(_Msg, tag="list_rooms"):
+    id: RequestId
+
+
+class Invite(_Msg, tag="invite"):
+    id: RequestId
+    room: str
+    user: str
+
+
+class SetTopic(_Msg, tag="set_topic"):
+    id: RequestId
+    room: str
+    topic: str
+
+
+class OpenDm(_Msg, tag="open_dm"):
+    id: RequestId
+    user: str
+
+
+class Send(_Msg, tag="send"):
+    id: RequestId
+    room: str
+    msg_id: str
+    text: str
+    kind: MessageKind = "text"
+
+
+class History(_Msg, tag="history"):
+    id: RequestId
+    room: str
+    before: int | None = None
+    after: int | None = None
+    limit: int = 50
+
+
+class Members(_Msg, tag="members"):
+    id: RequestId
+    room: str
+
+
+class MarkRead(_Msg, tag="mark_read"):
+    id: RequestId
+    room: str
+    seq: int
+
+
+class Presence(_Msg, tag="set_presence"):
+    id: RequestId
+    status: Literal["online", "away"]
+
+
+class Sync(_Msg, tag="sync"):
+    """Replay every message after ``cursors[room]`` for each room, then switch to live."""
+
+    id: RequestId
+    cursors: dict[str, int]
+
+
+class Ping(_Msg, tag="ping"):
+    id: RequestId
+
+
+class Typing(_Msg, tag="typing"):
+    """Notice (no ``id``, no response): the user is typing in ``room``."""
+
+    room: str
+
+
+class Pong(_Msg, tag="pong"):
+    """Notice: answer to a server ``ping`` carrying its ``nonce``."""
+
+    nonce: int
+
+
+ClientMessage = (
+    Hello
+    | Register
+    | Login
+    | Logout
+    | CreateRoom
+    | Join
+    | Leave
+    | ListRooms
+    | Invite
+    | SetTopic
+    | OpenDm
+    | Send
+    | History
+    | Members
+    | MarkRead
+    | Presence
+    | Sync
+    | Ping
+    | Typing
+    | Pong
+)
+
+# --------------------------------------------------------------------------- server -> client
+
+
+class HelloOk(_Msg, tag="hello_ok"):
+    id: RequestId
+    version: int
+    server: str
+    limits: Limits
+    heartbeat_interval: float
+
+
+class Ok(_Msg, tag="ok"):
+    id: RequestId
+
+
+class LoginOk(_Msg, tag="login_ok"):
+    id: RequestId
+    user: str
+    admin: bool = False
+
+
+class RoomReply(_Msg, tag="room"):
+    id: RequestId
+    room: RoomInfo
+
+
+class RoomList(_Msg, tag="room_list"):
+    id: RequestId
+    rooms: list[RoomInfo]
+
+
+class Sent(_Msg, tag="sent"):
+    """Acknowledgement: the message is durably stored as ``seq`` in ``room``."""
+
+    id: RequestId
+    room: str
+    msg_id: str
+    seq: int
+    ts: int
+    duplicate: bool = False
+
+
+class Message(_Msg, tag="message"):
+    """A stored chat message (event, and element of ``history_page``). ``ts``: Unix ms, UTC."""
+
+    room: str
+    seq: int
+    msg_id: str
+    sender: str
+    ts: int
+    text: str
+    kind: MessageKind = "text"
+
+
+class HistoryPage(_Msg, tag="history_page"):
+    id: RequestId
+    room: str
+    messages: list[Message]
+    more: bool
+
+
+class MemberList(_Msg, tag="member_list"):
+    id: RequestId
+    room: str
+    members: list[Member]
+
+
+class Synced(_Msg, tag="synced"):
+    """Replay finished: ``cursors`` holds the last ``seq`` sent per room; live traffic follows."""
+
+    id: RequestId
+    cursors: dict[str, int]
+
+
+class PongReply(_Msg, tag="pong"):
+    id: RequestId
+
+
+class Error(_Msg, tag="error"):
+    """Failure of request ``id`` (``null`` for connection-level errors)."""
+
+    code: str
+    message: str
+    id: RequestId | None = None
+    params: dict[str, Any] = {}
+
+
+class PresenceEvent(_Msg, tag="presence"):
+    user: str
+    status: PresenceStatus
+
+
+class TypingEvent(_Msg, tag="typing"):
+    room: str
+    user: str
+
+
+class MemberEvent(_Msg, tag="member"):
+    room: str
+    user: str
+    action: Literal["joined", "left", "invited"]
+
+
+class TopicEvent(_Msg, tag="topic"):
+    room: str
+    topic: str
+    by: str
+
+
+class ReadEvent(_Msg, tag="read"):
+    """Your read marker moved (from another of your devices)."""
+
+    room: str
+    seq: int
+
+
+class RoomAdded(_Msg, tag="room_added"):
+    """You became a member of a room without asking (invitation, a DM opened by someone)."""
+
+    room: RoomInfo
+
+
+class ServerPing(_Msg, tag="ping"):
+    """Heartbeat: answer with ``pong`` carrying the same ``nonce``."""
+
+    nonce: int
+
+
+class ServerBye(_Msg, tag="bye"):
+    """The server is about to close this connection, and why."""
+
+    code: str
+    message: str
+
+
+ServerMessage = (
+    HelloOk
+    | Ok
+    | LoginOk
+    | RoomReply
+    | RoomList
+    | Sent
+    | Message
+    | HistoryPage
+    | MemberList
+    | Synced
+    | PongReply
+    | Error
+    | PresenceEvent
+    | TypingEvent
+    | MemberEvent
+    | TopicEvent
+    | ReadEvent
+    | RoomAdded
+    | ServerPing
+    | ServerBye
+)
+
+CLIENT_TYPES: frozenset[str] = frozenset(
+    str(t.__struct_config__.tag) for t in ClientMessage.__args__  # type: ignore[attr-defined]
+)
+SERVER_TYPES: frozenset[str] = frozenset(
+    str(t.__struct_config__.tag) for t in ServerMessage.__args__  # type: ignore[attr-defined]
+)

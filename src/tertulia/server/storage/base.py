@@ -1,0 +1,184 @@
+"""The storage interface the server's domain code depends on.
+
+Only the wiring module chooses an implementation (SQLite by default, PostgreSQL later). All
+methods are coroutines; an implementation keeps blocking work off the event loop.
+
+Contract that every implementation must honour (tests in tests/server/storage check it):
+
+* ``append`` returns only after the message is durably committed. Messages appended while a
+  commit is in flight go into the next transaction together (group commit).
+* ``seq`` is per room, starts at 1, increases by exactly one per stored message: no gaps, even
+  across a crash at any moment (the counter and the message commit in one transaction).
+* ``(sender, msg_id)`` is unique: appending it again stores nothing and returns the original
+  message with ``duplicate=True`` -- whatever room or text the resend names.
+* Appending also advances the sender's read marker in that room to the new ``seq``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "NameTakenError",
+    "NewMessage",
+    "RoomExistsError",
+    "RoomRecord",
+    "Storage",
+    "StorageError",
+    "StoredMessage",
+    "UnknownRoomError",
+    "UserRecord",
+]
+
+Visibility = Literal["public", "private", "dm"]
+
+
+class StorageError(Exception):
+    """Base class of storage errors the domain code is expected to handle."""
+
+
+class NameTakenError(StorageError):
+    """A user with that name already exists."""
+
+
+class RoomExistsError(StorageError):
+    """A room with that name already exists."""
+
+
+class UnknownRoomError(StorageError):
+    """The room named does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    name: str
+    password_hash: str
+    is_admin: bool
+    created_at: int  # Unix ms
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    name: str
+    visibility: Visibility
+    topic: str
+    created_by: str
+    created_at: int  # Unix ms
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    room: str
+    sender: str
+    msg_id: str
+    text: str
+    kind: str  # "text" | "me"
+    ts: int  # Unix ms, assigned by the server before appending
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    room: str
+    seq: int
+    msg_id: str
+    sender: str
+    ts: int
+    text: str
+    kind: str
+    duplicate: bool = False
+
+
+class Storage(abc.ABC):
+    """Durable state: users, rooms, memberships, messages, read markers."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, apply pending migrations, start background writers."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish commits in flight (their ``append`` callers get their results), then close."""
+
+    # -- users -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_user(self, name: str, password_hash: str, *, is_admin: bool = False) -> UserRecord:
+        """Create an account; raise :class:`NameTakenError` if ``name`` exists."""
+
+    @abc.abstractmethod
+    async def get_user(self, name: str) -> UserRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_users(self) -> list[UserRecord]: ...
+
+    @abc.abstractmethod
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        """Return False if the user does not exist."""
+
+    @abc.abstractmethod
+    async def count_users(self) -> int: ...
+
+    # -- rooms -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_room(
+        self,
+        name: str,
+        visibility: Visibility,
+        created_by: str,
+        *,
+        topic: str = "",
+        members: Iterable[str] = (),
+    ) -> RoomRecord:
+        """Create a room with its initial members atomically; :class:`RoomExistsError` if taken."""
+
+    @abc.abstractmethod
+    async def get_room(self, name: str) -> RoomRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_public_rooms(self) -> list[RoomRecord]: ...
+
+    @abc.abstractmethod
+    async def rooms_of(self, user: str) -> list[RoomRecord]:
+        """Rooms ``user`` is a member of."""
+
+    @abc.abstractmethod
+    async def members(self, room: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def add_member(self, room: str, user: str) -> bool:
+        """Return True if newly added, False if already a member. :class:`UnknownRoomError`."""
+
+    @abc.abstractmethod
+    async def remove_member(self, room: str, user: str) -> bool:
+        """Return True if removed, False if not a member."""
+
+    @abc.abstractmethod
+    async def set_topic(self, room: str, topic: str) -> None: ...
+
+    # -- messages ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def append(self, msg: NewMessage) -> StoredMessage:
+        """Store durably (group commit) and return it with its ``seq``; idempotent by msg_id."""
+
+    @abc.abstractmethod
+    async def history(
+        self, room: str, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` messages in ascending ``seq``.
+
+        ``after``: the first ``limit`` messages with seq > after. ``before``: the last ``limit``
+        messages with seq < before. Neither: the latest ``limit``. Both: seq strictly between,
+        the first ``limit`` of them.
+        """
+
+    # -- read markers ------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def set_read_marker(self, user: str, room: str, seq: int) -> int:
+        """Move the marker forward only; return the stored value (max of old and ``seq``)."""
+
+    @abc.abstractmethod
+    async def read_markers(self, user: str) -> dict[str, int]: ...
