@@ -44,7 +44,8 @@ def encode(msg: msgspec.Struct) -> bytes:
 def decode_client(body: bytes) -> ClientMessage:
     """Decode a client->server frame body, raising a non-fatal RemoteProtocolError if bad."""
     try:
-        return _client_decoder.decode(body)
+        msg: ClientMessage = _client_decoder.decode(body)
+        return msg
     except msgspec.DecodeError as exc:
         raise _explain(body, exc, CLIENT_TYPES) from None
 
@@ -52,7 +53,8 @@ def decode_client(body: bytes) -> ClientMessage:
 def decode_server(body: bytes) -> ServerMessage:
     """Decode a server->client frame body, raising a non-fatal RemoteProtocolError if bad."""
     try:
-        return _server_decoder.decode(body)
+        msg: ServerMessage = _server_decoder.decode(body)
+        return msg
     except msgspec.DecodeError as exc:
         raise _explain(body, exc, SERVER_TYPES) from None
 

@@ -65,9 +65,7 @@ class FrameDecoder:
             (length,) = HEADER.unpack_from(buf)
             if length == 0:
                 self._fail()
-                raise RemoteProtocolError(
-                    ErrorCode.BAD_FRAME, "zero-length frame", fatal=True
-                )
+                raise RemoteProtocolError(ErrorCode.BAD_FRAME, "zero-length frame", fatal=True)
             if length > self.max_size:
                 self._fail()
                 raise RemoteProtocolError(

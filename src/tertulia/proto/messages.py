@@ -24,6 +24,7 @@ __all__ = [
     "HelloOk",
     "History",
     "HistoryPage",
+    "Invite",
     "Join",
     "Leave",
     "Limits",
@@ -61,7 +62,6 @@ __all__ = [
     "TopicEvent",
     "Typing",
     "TypingEvent",
-    "Invite",
 ]
 
 PROTOCOL_VERSION = 1
@@ -70,6 +70,7 @@ RequestId = Annotated[int | str, msgspec.Meta(description="client-chosen request
 Visibility = Literal["public", "private", "dm"]
 PresenceStatus = Literal["online", "away", "offline"]
 MessageKind = Literal["text", "me"]
+
 
 class _Msg(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
     """Base of all wire messages: tagged by ``type``, keyword-only, defaults omitted on encode."""
@@ -408,8 +409,10 @@ ServerMessage = (
 )
 
 CLIENT_TYPES: frozenset[str] = frozenset(
-    str(t.__struct_config__.tag) for t in ClientMessage.__args__  # type: ignore[attr-defined]
+    str(t.__struct_config__.tag)
+    for t in ClientMessage.__args__
 )
 SERVER_TYPES: frozenset[str] = frozenset(
-    str(t.__struct_config__.tag) for t in ServerMessage.__args__  # type: ignore[attr-defined]
+    str(t.__struct_config__.tag)
+    for t in ServerMessage.__args__
 )

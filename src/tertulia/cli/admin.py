@@ -1,0 +1,155 @@
+"""``tertulia admin``: operator tasks on a server's data directory (users, fingerprint).
+
+These work directly on the database, so they are for the machine that runs the server. SQLite
+in WAL mode lets them run while the server is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tertulia.cli.common import CliError, read_password, run_async
+from tertulia.server.config import ServerConfig, load_config
+from tertulia.server.names import InvalidName, normalize_name
+from tertulia.server.passwords import Passwords
+from tertulia.server.storage.base import NameTakenError, Storage
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("admin", help="administer a server's data directory")
+    p.add_argument("--data-dir", type=Path, help="the server's data directory (default ./data)")
+    p.add_argument("--config", type=Path, help="the server's TOML configuration file")
+    asub = p.add_subparsers(dest="admin_command", metavar="SUBCOMMAND", required=True)
+
+    user = asub.add_parser("user", help="manage accounts")
+    usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = usub.add_parser(
+        "add", help="create an account (password from TERTULIA_PASSWORD or prompt)"
+    )
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="make the account a server admin")
+    add.set_defaults(func=_user_add)
+    lst = usub.add_parser("list", help="list accounts")
+    lst.set_defaults(func=_user_list)
+    pw = usub.add_parser("passwd", help="set an account's password")
+    pw.add_argument("name")
+    pw.set_defaults(func=_user_passwd)
+
+    fp = asub.add_parser("fingerprint", help="print the server certificate's SHA-256 fingerprint")
+    fp.set_defaults(func=_fingerprint)
+
+
+def _config(args: argparse.Namespace) -> ServerConfig:
+    return load_config(args.config, data_dir=args.data_dir)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    try:
+        name = normalize_name(args.name, cfg.limits.max_name)
+    except InvalidName as exc:
+        return _fail(f"invalid user name: {exc}")
+    try:
+        password = read_password(confirm=True)
+    except CliError as exc:
+        return _fail(str(exc))
+    if len(password) < cfg.passwords.min_length:
+        return _fail(f"password must be at least {cfg.passwords.min_length} characters")
+
+    async def go() -> None:
+        storage = _open(cfg)
+        await storage.open()
+        try:
+            pw = Passwords(cfg.passwords)
+            try:
+                await storage.create_user(name, await pw.hash(password), is_admin=args.admin)
+            finally:
+                pw.close()
+        finally:
+            await storage.close()
+
+    try:
+        run_async(go())
+    except NameTakenError:
+        return _fail(f"user {name!r} already exists")
+    print(f"created user {name}{' (admin)' if args.admin else ''}")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+
+    async def go() -> list[tuple[str, bool, bool, int]]:
+        storage = _open(cfg)
+        await storage.open()
+        try:
+            return [
+                (u.name, u.is_admin, u.disabled, u.created_at) for u in await storage.list_users()
+            ]
+        finally:
+            await storage.close()
+
+    for name, is_admin, disabled, created in run_async(go()):
+        when = datetime.fromtimestamp(created / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        flags = ",".join(f for f, on in (("admin", is_admin), ("disabled", disabled)) if on)
+        print(f"{name}\t{when}\t{flags}")
+    return 0
+
+
+def _user_passwd(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    try:
+        name = normalize_name(args.name, cfg.limits.max_name)
+        password = read_password("New password: ", confirm=True)
+    except (InvalidName, CliError) as exc:
+        return _fail(str(exc))
+    if len(password) < cfg.passwords.min_length:
+        return _fail(f"password must be at least {cfg.passwords.min_length} characters")
+
+    async def go() -> bool:
+        storage = _open(cfg)
+        await storage.open()
+        try:
+            pw = Passwords(cfg.passwords)
+            try:
+                return await storage.set_password(name, await pw.hash(password))
+            finally:
+                pw.close()
+        finally:
+            await storage.close()
+
+    if not run_async(go()):
+        return _fail(f"no user {name!r}")
+    print(f"password changed for {name}")
+    return 0
+
+
+def _fingerprint(args: argparse.Namespace) -> int:
+    from tertulia.transport.tls import ensure_server_identity
+
+    cfg = _config(args)
+    data_dir = Path(cfg.data_dir)
+    if cfg.tls.cert is None and not (data_dir / "tls" / "cert.pem").exists():
+        return _fail(f"no certificate in {data_dir}: start the server once to create it")
+    identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
+    print(identity.fingerprint)
+    return 0
+
+
+def _open(cfg: ServerConfig) -> Storage:
+    from tertulia.server.app import open_storage
+
+    data_dir = Path(cfg.data_dir)
+    if not data_dir.is_dir():
+        raise SystemExit(f"tertulia: no data directory {data_dir}")
+    return open_storage(cfg)
+
+
+def _fail(message: str) -> int:
+    print(f"tertulia: {message}", file=sys.stderr)
+    return 1

@@ -1,0 +1,80 @@
+"""``tertulia server``: run a server until SIGINT/SIGTERM, then shut down gracefully."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from tertulia.cli.common import run_async
+from tertulia.server.config import DEFAULT_PORT, ConfigError, ServerConfig, load_config
+
+__all__ = ["register"]
+
+log = logging.getLogger("tertulia.server")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("server", help="run a chat server")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help=f"TCP port (default {DEFAULT_PORT}; 0 = any free)")
+    p.add_argument("--data-dir", type=Path, help="database, keys and certificate (default ./data)")
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument(
+        "--insecure-no-tls",
+        action="store_true",
+        help="plaintext TCP: for local debugging only, never on a network",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        cfg = load_config(args.config, host=args.host, port=args.port, data_dir=args.data_dir)
+    except ConfigError as exc:
+        print(f"tertulia: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.insecure_no_tls:
+        cfg.tls.insecure_no_tls = True
+    return run_async(serve(cfg))
+
+
+async def serve(cfg: ServerConfig) -> int:
+    from tertulia.server.app import Server
+
+    server = Server(cfg)
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"tertulia: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if cfg.tls.insecure_no_tls:
+        banner = "!" * 72
+        print(
+            f"{banner}\nWARNING: TLS IS OFF (--insecure-no-tls). Passwords and messages cross the"
+            f" network\nin plain text. Use this only for local debugging.\n{banner}",
+            file=sys.stderr,
+        )
+    print(f"Tertulia server listening on {server.host}:{server.port}", flush=True)
+    if server.identity is not None:
+        what = "new self-signed certificate" if server.identity.created else "certificate"
+        print(f"TLS {what}: {server.identity.cert_path}", flush=True)
+        print(f"Fingerprint: {server.identity.fingerprint}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing commits in flight")
+    await server.stop()
+    print("Server stopped.", flush=True)
+    return 0

@@ -1,0 +1,145 @@
+"""Wiring: builds the storage, TLS context, hub and listener, and runs them.
+
+This is the only module that chooses implementations (SQLite today; PostgreSQL and Redis are
+selected here later). ``Server.start()`` binds and returns; ``Server.stop()`` shuts down
+gracefully: stop accepting, say ``bye`` to every connection, let commits in flight finish and
+be acknowledged, then close storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import ssl
+import time
+from pathlib import Path
+
+from tertulia.proto import ErrorCode
+from tertulia.server.config import ServerConfig
+from tertulia.server.hub import Hub
+from tertulia.server.passwords import Passwords
+from tertulia.server.session import Session
+from tertulia.server.storage.base import Storage
+from tertulia.server.storage.sqlite import SqliteStorage
+from tertulia.transport.tls import ServerIdentity, ensure_server_identity, server_context
+
+__all__ = ["Server", "open_storage"]
+
+log = logging.getLogger("tertulia.server")
+
+
+def open_storage(config: ServerConfig) -> Storage:
+    """The storage selected by the configuration (the embedded SQLite database for now)."""
+    return SqliteStorage(
+        Path(config.data_dir) / "tertulia.db", synchronous=config.sqlite_synchronous
+    )
+
+
+class Server:
+    """A running Tertulia server. Use ``await start()`` then ``await stop()``."""
+
+    def __init__(self, config: ServerConfig, storage: Storage | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.storage = storage or open_storage(config)
+        self.passwords = Passwords(config.passwords)
+        self.hub = Hub(self.storage)
+        self.sessions: set[Session] = set()
+        self.identity: ServerIdentity | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._listener: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._nonce = itertools.count(1)
+        self.port = config.port
+        self.host = config.host
+        self.stopping = False
+
+    def __repr__(self) -> str:
+        return f"<Server {self.host}:{self.port} sessions={len(self.sessions)}>"
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.identity.fingerprint if self.identity else None
+
+    def next_nonce(self) -> int:
+        return next(self._nonce)
+
+    async def start(self) -> None:
+        cfg = self.config
+        data_dir = Path(cfg.data_dir)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not cfg.tls.insecure_no_tls:
+            self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
+            self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
+        await self.storage.open()
+        self._listener = await asyncio.start_server(
+            self._accept,
+            host=cfg.host,
+            port=cfg.port,
+            ssl=self._ssl,
+            ssl_handshake_timeout=cfg.tls.handshake_timeout if self._ssl else None,
+            reuse_address=True,
+            backlog=1024,
+            limit=2**16,
+        )
+        sock = self._listener.sockets[0].getsockname()
+        self.host, self.port = sock[0], sock[1]
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.stopping:
+            writer.close()
+            return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            except OSError:
+                pass
+        session = Session(self, reader, writer)
+        self.sessions.add(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await session.run()
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for session in tuple(self.sessions):
+                try:
+                    session.tick(now)
+                except Exception:
+                    log.exception("heartbeat tick failed for %r", session)
+
+    async def stop(self) -> None:
+        """Graceful shutdown: commits in flight finish and are acknowledged first."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self._listener is not None:
+            self._listener.close()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        await self.hub.drain()
+        for session in tuple(self.sessions):
+            session.close(ErrorCode.SHUTTING_DOWN, "server is shutting down")
+        if self._tasks:
+            await asyncio.wait(tuple(self._tasks), timeout=5.0)
+        await self.hub.drain()
+        await self.storage.close()
+        self.passwords.close()
+        if self._listener is not None:
+            try:
+                await asyncio.wait_for(self._listener.wait_closed(), timeout=2.0)
+            except TimeoutError:
+                pass

@@ -1,0 +1,448 @@
+"""Request handlers: one coroutine per client message type.
+
+A handler validates, changes durable state through storage, mirrors the change in the hub, and
+returns the reply message (or ``None`` when it wrote its own frames). Expected failures raise
+:class:`~tertulia.server.errors.CommandError`; the session turns them into ``error`` frames.
+Handlers never touch sockets; they write through the session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tertulia import __version__
+from tertulia.proto import PROTOCOL_VERSION, ErrorCode, encode
+from tertulia.proto import messages as m
+from tertulia.server.errors import CommandError
+from tertulia.server.hub import RoomState
+from tertulia.server.names import InvalidName, dm_room_name, is_dm, normalize_name
+from tertulia.server.session import Session
+from tertulia.server.storage.base import NameTakenError, NewMessage, RoomExistsError
+
+__all__ = ["HANDLERS", "send"]
+
+SUPPORTED_VERSIONS = (PROTOCOL_VERSION,)
+MAX_PASSWORD = 1024
+MAX_MSG_ID = 64
+#: messages replayed per storage read during ``sync``
+SYNC_PAGE = 500
+
+
+def _name(session: Session, raw: str, field: str) -> str:
+    try:
+        return normalize_name(raw, session.server.config.limits.max_name)
+    except InvalidName as exc:
+        raise CommandError(ErrorCode.INVALID_NAME, str(exc), field=field) from None
+
+
+def _user(session: Session) -> str:
+    assert session.user is not None  # the session checks login before dispatching
+    return session.user
+
+
+def _room_name(session: Session, raw: str) -> str:
+    """Normalize a room name as given by a client: plain names, or an existing DM name."""
+    if is_dm(raw):
+        parts = raw.split(":")
+        if len(parts) == 3:
+            return dm_room_name(_name(session, parts[1], "room"), _name(session, parts[2], "room"))
+        raise CommandError(
+            ErrorCode.INVALID_NAME, "malformed direct-message room name", field="room"
+        )
+    return _name(session, raw, "room")
+
+
+async def _info(session: Session, room: RoomState) -> m.RoomInfo:
+    user = _user(session)
+    markers = await session.server.storage.read_markers(user)
+    return room.info(user, markers.get(room.name, 0))
+
+
+# ---------------------------------------------------------------------- connection and accounts
+
+
+async def hello(session: Session, msg: m.Hello) -> m.HelloOk | None:
+    if session.hello_done:
+        raise CommandError(ErrorCode.INVALID_ARGUMENT, "hello was already sent", field="type")
+    common = [v for v in msg.versions if v in SUPPORTED_VERSIONS]
+    if not common:
+        session.write_error(
+            msg.id,
+            ErrorCode.UNSUPPORTED_VERSION,
+            "no common protocol version",
+            supported=list(SUPPORTED_VERSIONS),
+        )
+        session.close()
+        return None
+    session.hello_done = True
+    cfg = session.server.config
+    lim = cfg.limits
+    return m.HelloOk(
+        id=msg.id,
+        version=max(common),
+        server=f"tertulia/{__version__}",
+        limits=m.Limits(
+            max_frame_pre_auth=lim.max_frame_pre_auth,
+            max_frame=lim.max_frame,
+            max_text=lim.max_text,
+            max_history_page=lim.max_history_page,
+            max_name=lim.max_name,
+        ),
+        heartbeat_interval=cfg.heartbeat.interval,
+    )
+
+
+async def register(session: Session, msg: m.Register) -> m.Ok:
+    server = session.server
+    if session.user is not None:
+        raise CommandError(ErrorCode.ALREADY_AUTHENTICATED, "already logged in")
+    if server.config.registration != "open":
+        raise CommandError(ErrorCode.REGISTRATION_CLOSED, "registration is closed on this server")
+    name = _name(session, msg.user, "user")
+    min_len = server.config.passwords.min_length
+    if not min_len <= len(msg.password) <= MAX_PASSWORD:
+        raise CommandError(
+            ErrorCode.WEAK_PASSWORD,
+            f"password must be {min_len} to {MAX_PASSWORD} characters",
+            min=min_len,
+            max=MAX_PASSWORD,
+        )
+    pw_hash = await server.passwords.hash(msg.password)
+    try:
+        await server.storage.create_user(name, pw_hash)
+    except NameTakenError:
+        raise CommandError(ErrorCode.NAME_TAKEN, "that name is taken", field="user") from None
+    return m.Ok(id=msg.id)
+
+
+async def login(session: Session, msg: m.Login) -> None:
+    server = session.server
+    if session.user is not None:
+        raise CommandError(ErrorCode.ALREADY_AUTHENTICATED, "already logged in")
+    try:
+        name = normalize_name(msg.user, server.config.limits.max_name)
+    except InvalidName:
+        name = None
+    record = await server.storage.get_user(name) if name else None
+    ok = await server.passwords.verify(record.password_hash if record else None, msg.password)
+    if not ok or record is None or record.disabled or session.closing:
+        raise CommandError(ErrorCode.AUTH_FAILED, "wrong user name or password")
+    rooms = [r.name for r in await server.storage.rooms_of(record.name)]
+    for rname in rooms:  # presence and fan-out need the member sets of the user's rooms
+        await session.hub.room(rname)
+    session.user = record.name
+    session.conn.authenticated()
+    session.send(m.LoginOk(id=msg.id, user=record.name, admin=record.is_admin))
+    if session.hub.attach(session, record.name, rooms):
+        session.hub.broadcast_presence(session.hub.users[record.name], "online")
+    return None  # reply already written, so it precedes the presence events
+
+
+async def logout(session: Session, msg: m.Logout) -> None:
+    session.send(m.Ok(id=msg.id))
+    session.close()
+
+
+async def ping(session: Session, msg: m.Ping) -> m.PongReply:
+    return m.PongReply(id=msg.id)
+
+
+async def pong(session: Session, msg: m.Pong) -> None:
+    session.pong(msg.nonce)
+
+
+# ---------------------------------------------------------------------- rooms
+
+
+async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
+    user = _user(session)
+    if is_dm(msg.room):
+        raise CommandError(ErrorCode.INVALID_NAME, "dm: names are reserved", field="room")
+    name = _name(session, msg.room, "room")
+    _check_topic(session, msg.topic)
+    try:
+        await session.server.storage.create_room(
+            name, msg.visibility, user, topic=msg.topic, members=[user]
+        )
+    except RoomExistsError:
+        raise CommandError(ErrorCode.ROOM_EXISTS, f"room {name!r} exists", room=name) from None
+    room = await session.hub.room(name)
+    assert room is not None
+    session.hub.joined(room, user)
+    return m.RoomReply(id=msg.id, room=await _info(session, room))
+
+
+async def join(session: Session, msg: m.Join) -> m.RoomReply:
+    user = _user(session)
+    name = _room_name(session, msg.room)
+    hub = session.hub
+    room = await hub.room(name)
+    if room is None or (room.visibility != "public" and user not in room.members):
+        raise CommandError(ErrorCode.ROOM_NOT_FOUND, f"no room {name!r}", room=name)
+    if user not in room.members:
+        await session.server.storage.add_member(name, user)
+        hub.joined(room, user)
+        hub.fanout(
+            room, encode(m.MemberEvent(room=name, user=user, action="joined")), exclude_user=user
+        )
+    return m.RoomReply(id=msg.id, room=await _info(session, room))
+
+
+async def leave(session: Session, msg: m.Leave) -> m.Ok:
+    user = _user(session)
+    name = _room_name(session, msg.room)
+    room = await session.hub.member_room(user, name)
+    await session.server.storage.remove_member(name, user)
+    session.hub.left(room, user)
+    session.hub.fanout(room, encode(m.MemberEvent(room=name, user=user, action="left")))
+    return m.Ok(id=msg.id)
+
+
+async def list_rooms(session: Session, msg: m.ListRooms) -> m.RoomList:
+    user = _user(session)
+    storage = session.server.storage
+    markers = await storage.read_markers(user)
+    names = {r.name for r in await storage.rooms_of(user)}
+    names.update(r.name for r in await storage.list_public_rooms())
+    infos = []
+    for name in sorted(names):
+        room = await session.hub.room(name)
+        if room is not None:
+            infos.append(room.info(user, markers.get(name, 0)))
+    return m.RoomList(id=msg.id, rooms=infos)
+
+
+async def invite(session: Session, msg: m.Invite) -> m.Ok:
+    user = _user(session)
+    name = _room_name(session, msg.room)
+    hub = session.hub
+    room = await hub.member_room(user, name)
+    if room.visibility == "dm":
+        raise CommandError(ErrorCode.FORBIDDEN, "cannot invite into a direct conversation")
+    target = _name(session, msg.user, "user")
+    if await session.server.storage.get_user(target) is None:
+        raise CommandError(ErrorCode.USER_NOT_FOUND, f"no user {target!r}", user=target)
+    if target not in room.members:
+        await session.server.storage.add_member(name, target)
+        hub.joined(room, target)
+        hub.fanout(
+            room,
+            encode(m.MemberEvent(room=name, user=target, action="invited")),
+            exclude_user=target,
+        )
+        markers = await session.server.storage.read_markers(target)
+        hub.send_to_user(target, encode(m.RoomAdded(room=room.info(target, markers.get(name, 0)))))
+    return m.Ok(id=msg.id)
+
+
+def _check_topic(session: Session, topic: str) -> None:
+    limit = session.server.config.limits.max_topic
+    if len(topic) > limit:
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT, "topic is too long", field="topic", max=limit
+        )
+
+
+async def set_topic(session: Session, msg: m.SetTopic) -> m.Ok:
+    user = _user(session)
+    name = _room_name(session, msg.room)
+    room = await session.hub.member_room(user, name)
+    _check_topic(session, msg.topic)
+    await session.server.storage.set_topic(name, msg.topic)
+    room.topic = msg.topic
+    session.hub.fanout(room, encode(m.TopicEvent(room=name, topic=msg.topic, by=user)))
+    return m.Ok(id=msg.id)
+
+
+async def open_dm(session: Session, msg: m.OpenDm) -> m.RoomReply:
+    user = _user(session)
+    peer = _name(session, msg.user, "user")
+    if peer == user:
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT, "cannot open a DM with yourself", field="user"
+        )
+    storage = session.server.storage
+    if await storage.get_user(peer) is None:
+        raise CommandError(ErrorCode.USER_NOT_FOUND, f"no user {peer!r}", user=peer)
+    name = dm_room_name(user, peer)
+    hub = session.hub
+    created = False
+    if await hub.room(name) is None:
+        try:
+            await storage.create_room(name, "dm", user, members=[user, peer])
+            created = True
+        except RoomExistsError:
+            pass
+    room = await hub.room(name)
+    assert room is not None
+    hub.joined(room, user)
+    hub.joined(room, peer)
+    if created:
+        hub.send_to_user(peer, encode(m.RoomAdded(room=room.info(peer, 0))))
+    return m.RoomReply(id=msg.id, room=await _info(session, room))
+
+
+async def members(session: Session, msg: m.Members) -> m.MemberList:
+    user = _user(session)
+    room = await session.hub.member_room(user, _room_name(session, msg.room))
+    hub = session.hub
+    return m.MemberList(
+        id=msg.id,
+        room=room.name,
+        members=[m.Member(user=u, presence=hub.presence_of(u)) for u in sorted(room.members)],
+    )
+
+
+# ---------------------------------------------------------------------- messages
+
+
+async def send(session: Session, msg: m.Send) -> None:
+    """Validate and hand the message to storage; the ack follows the commit (see Hub.submit)."""
+    user = _user(session)
+    name = _room_name(session, msg.room)
+    await session.hub.member_room(user, name)
+    if not 1 <= len(msg.msg_id) <= MAX_MSG_ID:
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT, "msg_id must be 1 to 64 characters", field="msg_id"
+        )
+    limit = session.server.config.limits.max_text
+    if len(msg.text) > limit:
+        raise CommandError(ErrorCode.TEXT_TOO_LONG, f"text exceeds {limit} characters", max=limit)
+    if not msg.text.strip():
+        raise CommandError(ErrorCode.INVALID_ARGUMENT, "text is empty", field="text")
+    await session.wait_room_slot()
+    new = NewMessage(
+        room=name,
+        sender=user,
+        msg_id=msg.msg_id,
+        text=msg.text,
+        kind=msg.kind,
+        ts=int(time.time() * 1000),
+    )
+    task = session.hub.submit(session, msg.id, new)
+    session.inflight.add(task)
+    task.add_done_callback(session.inflight.discard)
+
+
+async def history(session: Session, msg: m.History) -> m.HistoryPage:
+    user = _user(session)
+    room = await session.hub.member_room(user, _room_name(session, msg.room))
+    max_page = session.server.config.limits.max_history_page
+    if not 1 <= msg.limit <= max_page:
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"limit must be 1 to {max_page}",
+            field="limit",
+            max=max_page,
+        )
+    for field, value in (("before", msg.before), ("after", msg.after)):
+        if value is not None and value < 0:
+            raise CommandError(ErrorCode.INVALID_ARGUMENT, f"{field} must be >= 0", field=field)
+    rows = await session.server.storage.history(
+        room.name, before=msg.before, after=msg.after, limit=msg.limit + 1
+    )
+    more = len(rows) > msg.limit
+    if more:
+        rows = rows[: msg.limit] if msg.after is not None else rows[1:]
+    return m.HistoryPage(id=msg.id, room=room.name, messages=[_message(r) for r in rows], more=more)
+
+
+def _message(r: Any) -> m.Message:
+    return m.Message(
+        room=r.room,
+        seq=r.seq,
+        msg_id=r.msg_id,
+        sender=r.sender,
+        ts=r.ts,
+        text=r.text,
+        kind=r.kind,
+    )
+
+
+async def mark_read(session: Session, msg: m.MarkRead) -> m.Ok:
+    user = _user(session)
+    room = await session.hub.member_room(user, _room_name(session, msg.room))
+    if msg.seq < 0:
+        raise CommandError(ErrorCode.INVALID_ARGUMENT, "seq must be >= 0", field="seq")
+    seq = await session.server.storage.set_read_marker(
+        user, room.name, min(msg.seq, room.delivered_seq)
+    )
+    session.hub.send_to_user(user, encode(m.ReadEvent(room=room.name, seq=seq)), exclude=session)
+    return m.Ok(id=msg.id)
+
+
+async def set_presence(session: Session, msg: m.Presence) -> m.Ok:
+    state = session.hub.users[_user(session)]
+    if state.status != msg.status:
+        state.status = msg.status
+        session.hub.broadcast_presence(state, msg.status)
+    return m.Ok(id=msg.id)
+
+
+async def typing(session: Session, msg: m.Typing) -> None:
+    user = _user(session)
+    room = await session.hub.member_room(user, _room_name(session, msg.room))
+    session.hub.fanout(room, encode(m.TypingEvent(room=room.name, user=user)), exclude_user=user)
+
+
+async def sync(session: Session, msg: m.Sync) -> m.Synced:
+    """Replay each room after its cursor from storage, then let live traffic through.
+
+    While a room replays, live messages for it are not written to this session (the hub
+    checks ``session.syncing``); the replay loop reads until it has reached the room's
+    delivered ``seq`` and only then, with no await in between, re-enables live delivery.
+    """
+    user = _user(session)
+    storage = session.server.storage
+    result: dict[str, int] = {}
+    for raw, cursor in msg.cursors.items():
+        try:
+            name = _room_name(session, raw)
+        except CommandError:
+            continue
+        room = await session.hub.room(name)
+        if room is None or user not in room.members or cursor < 0:
+            continue
+        session.syncing.add(name)
+        try:
+            while not session.closing:
+                rows = await storage.history(name, after=cursor, limit=SYNC_PAGE)
+                if not rows:
+                    break
+                for r in rows:
+                    session.send(_message(r))
+                cursor = rows[-1].seq
+                if cursor >= room.delivered_seq:
+                    break
+                await session.writer.drain()  # pace a long replay by the peer's reading
+        finally:
+            session.syncing.discard(name)
+        result[name] = cursor
+    return m.Synced(id=msg.id, cursors=result)
+
+
+Handler = Callable[[Session, Any], Awaitable[Any]]
+
+HANDLERS: dict[type, Handler] = {
+    m.Hello: hello,
+    m.Register: register,
+    m.Login: login,
+    m.Logout: logout,
+    m.Ping: ping,
+    m.Pong: pong,
+    m.CreateRoom: create_room,
+    m.Join: join,
+    m.Leave: leave,
+    m.ListRooms: list_rooms,
+    m.Invite: invite,
+    m.SetTopic: set_topic,
+    m.OpenDm: open_dm,
+    m.Members: members,
+    m.History: history,
+    m.MarkRead: mark_read,
+    m.Presence: set_presence,
+    m.Typing: typing,
+    m.Sync: sync,
+}

@@ -1,0 +1,162 @@
+"""Server configuration: defaults, the TOML file, and validation.
+
+Every setting has a default that makes ``tertulia server`` work with no file at all (SQLite in
+the data dir, a self-signed certificate, open registration). A TOML file passed with
+``--config`` overrides them section by section; unknown sections or keys are errors, so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "ConfigError",
+    "HeartbeatConfig",
+    "LimitsConfig",
+    "PasswordConfig",
+    "ServerConfig",
+    "TlsConfig",
+    "load_config",
+]
+
+DEFAULT_PORT = 7443
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the setting."""
+
+
+@dataclass(slots=True)
+class TlsConfig:
+    #: operator-supplied certificate chain and key (PEM); both or neither
+    cert: Path | None = None
+    key: Path | None = None
+    #: "1.3" (default) or "1.2" to admit TLS 1.2 AEAD suites
+    min_version: Literal["1.2", "1.3"] = "1.3"
+    #: plaintext TCP, for local debugging only; the server warns loudly
+    insecure_no_tls: bool = False
+    handshake_timeout: float = 10.0
+
+
+@dataclass(slots=True)
+class LimitsConfig:
+    max_frame_pre_auth: int = 4096
+    max_frame: int = 65536
+    max_text: int = 4000
+    max_name: int = 32
+    max_topic: int = 512
+    max_history_page: int = 200
+    #: bytes queued for one connection before it is dropped as a slow consumer
+    max_send_buffer: int = 4 * 1024 * 1024
+    #: sends of one connection awaiting commit before the server stops reading from it
+    max_inflight_sends: int = 256
+    login_timeout: float = 20.0
+
+
+@dataclass(slots=True)
+class HeartbeatConfig:
+    #: idle seconds before the server pings a connection
+    interval: float = 20.0
+    #: seconds to wait for the pong before dropping the connection
+    timeout: float = 20.0
+
+
+@dataclass(slots=True)
+class PasswordConfig:
+    """argon2id cost; the defaults are RFC 9106's low-memory profile (argon2-cffi's)."""
+
+    time_cost: int = 3
+    memory_cost: int = 65536  # KiB
+    parallelism: int = 4
+    min_length: int = 8
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    registration: Literal["open", "closed"] = "open"
+    #: SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    passwords: PasswordConfig = field(default_factory=PasswordConfig)
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot work."""
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, not {self.port}")
+        if self.registration not in ("open", "closed"):
+            raise ConfigError("registration must be 'open' or 'closed'")
+        if self.tls.min_version not in ("1.2", "1.3"):
+            raise ConfigError("tls.min_version must be '1.2' or '1.3'")
+        if (self.tls.cert is None) != (self.tls.key is None):
+            raise ConfigError("tls.cert and tls.key must be given together")
+        lim = self.limits
+        if lim.max_frame_pre_auth < 256 or lim.max_frame < lim.max_frame_pre_auth:
+            raise ConfigError("need 256 <= limits.max_frame_pre_auth <= limits.max_frame")
+        if lim.max_frame > 16 * 1024 * 1024:
+            raise ConfigError("limits.max_frame must be at most 16 MiB")
+        # a maximal message (4 bytes of UTF-8 per character, JSON escaping aside) must fit
+        if lim.max_text * 4 + 1024 > lim.max_frame:
+            raise ConfigError("limits.max_frame is too small for limits.max_text")
+        for name in ("max_text", "max_name", "max_topic", "max_history_page", "max_inflight_sends"):
+            if getattr(lim, name) < 1:
+                raise ConfigError(f"limits.{name} must be positive")
+        if self.heartbeat.interval <= 0 or self.heartbeat.timeout <= 0:
+            raise ConfigError("heartbeat.interval and heartbeat.timeout must be positive")
+
+
+_SECTIONS = {
+    "tls": TlsConfig,
+    "limits": LimitsConfig,
+    "heartbeat": HeartbeatConfig,
+    "passwords": PasswordConfig,
+}
+
+
+def _coerce(cls: type[Any], key: str, value: Any, where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if key not in fields:
+        raise ConfigError(f"unknown setting {where}{key!r}")
+    ftype = str(fields[key].type)
+    if "Path" in ftype and isinstance(value, str):
+        return Path(value).expanduser()
+    return value
+
+
+def load_config(path: Path | None, **overrides: Any) -> ServerConfig:
+    """Build the configuration from defaults, the TOML file (if any), then ``overrides``.
+
+    ``overrides`` are top-level settings from the command line; ``None`` values are ignored.
+    """
+    cfg = ServerConfig()
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        top = data.pop("server", {})
+        for key, value in top.items():
+            setattr(cfg, key, _coerce(ServerConfig, key, value, "[server] "))
+        for section, values in data.items():
+            if section not in _SECTIONS or not isinstance(values, dict):
+                raise ConfigError(f"unknown config section [{section}]")
+            target = getattr(cfg, section)
+            for key, value in values.items():
+                setattr(target, key, _coerce(_SECTIONS[section], key, value, f"[{section}] "))
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(cfg, key, _coerce(ServerConfig, key, value, ""))
+    cfg.validate()
+    return cfg

@@ -1,0 +1,284 @@
+"""The hub: the single owner of in-memory server state shared between connections.
+
+It knows which users are online (with their sessions) and caches each touched room (members,
+topic, sequence counters). Every change to that state happens here, on the event loop thread,
+so no locks are needed. Durable state lives in :class:`~tertulia.server.storage.base.Storage`;
+the hub mirrors what it needs for routing and updates the mirror after each successful write.
+
+Fan-out order: the storage layer may hand back committed messages of one room in any order
+(group commits resolve their waiters in a batch), so each room keeps a small reorder buffer
+and delivers strictly in ``seq`` order. Each event is encoded once and the same bytes are
+written to every recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from tertulia.proto import encode
+from tertulia.proto import messages as m
+from tertulia.proto.errors import ErrorCode
+from tertulia.server.errors import CommandError
+from tertulia.server.names import dm_peer
+from tertulia.server.storage.base import NewMessage, Storage, StorageError, StoredMessage
+
+if TYPE_CHECKING:
+    from tertulia.server.session import Session
+
+__all__ = ["Hub", "RoomState", "UserState"]
+
+log = logging.getLogger("tertulia.server.hub")
+
+
+@dataclass(slots=True, eq=False)
+class RoomState:
+    name: str
+    visibility: Literal["public", "private", "dm"]
+    topic: str
+    members: set[str]
+    #: highest seq handed to fan-out; everything at or below it is committed and delivered
+    delivered_seq: int
+    _pending: dict[int, StoredMessage] = field(default_factory=dict)
+
+    def info(self, user: str, read_seq: int) -> m.RoomInfo:
+        read = min(read_seq, self.delivered_seq)
+        return m.RoomInfo(
+            name=self.name,
+            visibility=self.visibility,
+            topic=self.topic,
+            last_seq=self.delivered_seq,
+            read_seq=read,
+            unread=self.delivered_seq - read,
+            member_count=len(self.members),
+            joined=user in self.members,
+            peer=dm_peer(self.name, user),
+        )
+
+
+@dataclass(slots=True, eq=False)
+class UserState:
+    name: str
+    sessions: set[Session] = field(default_factory=set)
+    rooms: set[str] = field(default_factory=set)
+    status: Literal["online", "away"] = "online"
+
+
+class Hub:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.rooms: dict[str, RoomState] = {}
+        self.users: dict[str, UserState] = {}
+        self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
+        self._appends: set[asyncio.Task[None]] = set()
+        self.stats_messages = 0
+        self.stats_deliveries = 0
+
+    # ------------------------------------------------------------------ rooms
+    async def room(self, name: str) -> RoomState | None:
+        """The cached state of ``name``, loading it from storage on first use."""
+        state = self.rooms.get(name)
+        if state is not None:
+            return state
+        pending = self._loading.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[RoomState | None] = asyncio.get_running_loop().create_future()
+        self._loading[name] = fut
+        try:
+            rec = await self.storage.get_room(name)
+            if rec is None:
+                result = None
+            else:
+                members = await self.storage.members(name)
+                result = self.rooms.setdefault(
+                    name,
+                    RoomState(rec.name, rec.visibility, rec.topic, set(members), rec.last_seq),
+                )
+            fut.set_result(result)
+            return result
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._loading[name]
+
+    async def member_room(self, user: str, name: str) -> RoomState:
+        """The room if ``user`` is a member; otherwise the error a non-member deserves.
+
+        A private room is reported as not found to outsiders, so its existence stays hidden.
+        """
+        room = await self.room(name)
+        if room is None or (room.visibility != "public" and user not in room.members):
+            raise CommandError(ErrorCode.ROOM_NOT_FOUND, f"no room {name!r}", room=name)
+        if user not in room.members:
+            raise CommandError(ErrorCode.NOT_MEMBER, f"not a member of {name!r}", room=name)
+        return room
+
+    def joined(self, room: RoomState, user: str) -> None:
+        room.members.add(user)
+        state = self.users.get(user)
+        if state is not None:
+            state.rooms.add(room.name)
+
+    def left(self, room: RoomState, user: str) -> None:
+        room.members.discard(user)
+        state = self.users.get(user)
+        if state is not None:
+            state.rooms.discard(room.name)
+
+    # ------------------------------------------------------------------ users and sessions
+    def attach(self, session: Session, user: str, rooms: Iterable[str]) -> bool:
+        """Register a logged-in session; return True if the user just came online."""
+        state = self.users.get(user)
+        first = state is None
+        if state is None:
+            state = self.users[user] = UserState(user)
+        state.sessions.add(session)
+        state.rooms.update(rooms)
+        return first
+
+    def detach(self, session: Session) -> None:
+        """Forget a closed session; the user goes offline with their last session."""
+        user = session.user
+        if user is None:
+            return
+        state = self.users.get(user)
+        if state is None or session not in state.sessions:
+            return
+        state.sessions.discard(session)
+        if not state.sessions:
+            self.broadcast_presence(state, "offline")
+            del self.users[user]
+
+    def presence_of(self, user: str) -> Literal["online", "away", "offline"]:
+        state = self.users.get(user)
+        return "offline" if state is None else state.status
+
+    def broadcast_presence(
+        self, state: UserState, status: Literal["online", "away", "offline"]
+    ) -> None:
+        """Tell every connection of every user sharing a room with ``state`` (and its own)."""
+        frame = encode(m.PresenceEvent(user=state.name, status=status))
+        seen: set[str] = set()
+        for rname in state.rooms:
+            room = self.rooms.get(rname)
+            if room is None:
+                continue
+            for member in room.members:
+                if member not in seen:
+                    seen.add(member)
+                    self.send_to_user(member, frame)
+        if state.name not in seen:
+            self.send_to_user(state.name, frame)
+
+    def send_to_user(self, user: str, frame: bytes, *, exclude: Session | None = None) -> None:
+        state = self.users.get(user)
+        if state is None:
+            return
+        for session in tuple(state.sessions):
+            if session is not exclude:
+                session.write(frame)
+
+    def fanout(
+        self,
+        room: RoomState,
+        frame: bytes,
+        *,
+        exclude_user: str | None = None,
+        replaying_aware: bool = False,
+    ) -> None:
+        """Write ``frame`` to every connection of every member of ``room``.
+
+        With ``replaying_aware`` set, sessions currently replaying this room (``sync``) are
+        skipped: their replay reads the message from storage instead, so it arrives once.
+        """
+        users = self.users
+        name = room.name
+        for member in room.members:
+            if member == exclude_user:
+                continue
+            state = users.get(member)
+            if state is None:
+                continue
+            for session in tuple(state.sessions):
+                if replaying_aware and name in session.syncing:
+                    continue
+                session.write(frame)
+                self.stats_deliveries += 1
+
+    # ------------------------------------------------------------------ messages
+    def submit(
+        self, session: Session, request_id: str | int, new: NewMessage
+    ) -> asyncio.Task[None]:
+        """Store ``new`` and, once committed, ack it to ``session`` and fan it out.
+
+        The work runs in its own task that is never cancelled with the session: once a message
+        is handed to storage its fan-out must happen, or the room's ordered delivery would wait
+        for that ``seq`` forever.
+        """
+        task = asyncio.get_running_loop().create_task(self._append(session, request_id, new))
+        self._appends.add(task)
+        task.add_done_callback(self._appends.discard)
+        return task
+
+    async def _append(self, session: Session, request_id: str | int, new: NewMessage) -> None:
+        try:
+            stored = await self.storage.append(new)
+        except StorageError as exc:
+            log.warning("append failed for %s in %s: %s", new.sender, new.room, exc)
+            session.write_error(request_id, ErrorCode.INTERNAL, "message could not be stored")
+            return
+        if stored.duplicate and stored.room != new.room:
+            session.write_error(
+                request_id,
+                ErrorCode.MSG_ID_CONFLICT,
+                "msg_id was already used for a message in another room",
+                room=stored.room,
+            )
+            return
+        session.write(
+            encode(
+                m.Sent(
+                    id=request_id,
+                    room=stored.room,
+                    msg_id=stored.msg_id,
+                    seq=stored.seq,
+                    ts=stored.ts,
+                    duplicate=stored.duplicate,
+                )
+            )
+        )
+        if not stored.duplicate:
+            self.stats_messages += 1
+            self._committed(stored)
+
+    def _committed(self, stored: StoredMessage) -> None:
+        room = self.rooms.get(stored.room)
+        if room is None or stored.seq <= room.delivered_seq:
+            return
+        room._pending[stored.seq] = stored
+        pending = room._pending
+        while (nxt := pending.pop(room.delivered_seq + 1, None)) is not None:
+            room.delivered_seq = nxt.seq
+            frame = encode(
+                m.Message(
+                    room=nxt.room,
+                    seq=nxt.seq,
+                    msg_id=nxt.msg_id,
+                    sender=nxt.sender,
+                    ts=nxt.ts,
+                    text=nxt.text,
+                    kind=nxt.kind,  # type: ignore[arg-type]
+                )
+            )
+            self.fanout(room, frame, replaying_aware=True)
+
+    async def drain(self) -> None:
+        """Wait until every message handed to storage has been acked and fanned out."""
+        while self._appends:
+            await asyncio.gather(*tuple(self._appends), return_exceptions=True)

@@ -1,0 +1,206 @@
+"""One client connection (one device of one user): reading, dispatch, writing, closing.
+
+The session owns its stream and its send buffer. Frames from one connection are handled in
+order, one at a time, with one exception that keeps throughput up: a ``send`` is validated,
+handed to storage, and the session moves on to the next frame while the commit is in flight
+(up to ``max_inflight_sends``); any other request first waits for those commits, so a client
+that sends and then asks for history sees its own message.
+
+Writes never block: frames go to the transport's buffer. If that buffer grows past
+``max_send_buffer`` the peer is not keeping up, and it is dropped with ``slow_consumer``
+instead of letting server memory grow; it reconnects and catches up with ``sync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from tertulia.proto import ErrorCode, RemoteProtocolError, ServerConnection, encode
+from tertulia.proto import messages as m
+from tertulia.server.errors import CommandError
+
+if TYPE_CHECKING:
+    from tertulia.server.app import Server
+
+__all__ = ["Session"]
+
+log = logging.getLogger("tertulia.server.session")
+
+_PRE_AUTH_ALLOWED = (m.Hello, m.Register, m.Login, m.Ping, m.Pong)
+_READ_SIZE = 65536
+
+
+class Session:
+    """State of one connection. ``user`` is set once login succeeds."""
+
+    def __init__(
+        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        limits = server.config.limits
+        self.server = server
+        self.hub = server.hub
+        self.reader = reader
+        self.writer = writer
+        self.transport = writer.transport
+        self.conn = ServerConnection(
+            max_frame_pre_auth=limits.max_frame_pre_auth, max_frame=limits.max_frame
+        )
+        self.max_send_buffer = limits.max_send_buffer
+        self.max_inflight = limits.max_inflight_sends
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.user: str | None = None
+        self.hello_done = False
+        self.closing = False
+        #: rooms being replayed by ``sync``: live messages for them are not written here
+        self.syncing: set[str] = set()
+        self.inflight: set[asyncio.Task[None]] = set()
+        now = time.monotonic()
+        self.connected_at = now
+        self.last_rx = now
+        self.ping_nonce: int | None = None
+        self.ping_sent_at = 0.0
+
+    def __repr__(self) -> str:
+        state = "closing" if self.closing else ("auth" if self.user else "pre-auth")
+        return f"<Session {self.peer} {self.user or '-'} {state} queued={self.queued_bytes}>"
+
+    @property
+    def queued_bytes(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    # ------------------------------------------------------------------ writing
+    def write(self, frame: bytes) -> None:
+        """Queue ``frame`` for the peer; drop the peer if it has fallen too far behind."""
+        if self.closing:
+            return
+        transport = self.transport
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self.max_send_buffer:
+            self.close(ErrorCode.SLOW_CONSUMER, "send buffer full: reconnect and sync", abort=True)
+
+    def send(self, msg: Any) -> None:
+        self.write(encode(msg))
+
+    def write_error(
+        self, request_id: str | int | None, code: ErrorCode, message: str, **params: Any
+    ) -> None:
+        self.write(encode(m.Error(id=request_id, code=code.value, message=message, params=params)))
+
+    def close(
+        self, code: ErrorCode | None = None, message: str = "", *, abort: bool = False
+    ) -> None:
+        """Say ``bye`` (if a reason is given) and close; ``abort`` drops what is still queued."""
+        if self.closing:
+            return
+        if code is not None:
+            self.transport.write(encode(m.ServerBye(code=code.value, message=message)))
+        self.closing = True
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
+            # a peer that never reads would keep the flush (and our memory) pending forever
+            asyncio.get_running_loop().call_later(5.0, self.transport.abort)
+        self.reader.feed_eof()
+
+    # ------------------------------------------------------------------ reading
+    async def run(self) -> None:
+        """Read and handle frames until the connection ends; release everything after."""
+        try:
+            while not self.closing:
+                try:
+                    data = await self.reader.read(_READ_SIZE)
+                except (ConnectionError, OSError) as exc:
+                    log.debug("%s read error: %s", self.peer, exc)
+                    break
+                if not data:
+                    break
+                # any bytes prove the link is alive, whether or not they are the pong
+                self.last_rx = time.monotonic()
+                self.ping_nonce = None
+                for event in self.conn.receive_data(data):
+                    if self.closing:
+                        break
+                    if isinstance(event, RemoteProtocolError):
+                        self._protocol_error(event)
+                    else:
+                        await self._dispatch(event)
+        finally:
+            await self._release()
+
+    def _protocol_error(self, exc: RemoteProtocolError) -> None:
+        self.write_error(exc.request_id, exc.code, exc.message, **exc.params)
+        if exc.fatal:
+            self.close()
+
+    async def _dispatch(self, msg: Any) -> None:
+        from tertulia.server import commands
+
+        request_id = getattr(msg, "id", None)
+        try:
+            if not self.hello_done and not isinstance(msg, m.Hello):
+                raise CommandError(ErrorCode.HELLO_REQUIRED, "send hello first")
+            if self.user is None and not isinstance(msg, _PRE_AUTH_ALLOWED):
+                raise CommandError(ErrorCode.NOT_AUTHENTICATED, "log in first")
+            if isinstance(msg, m.Send):
+                await commands.send(self, msg)
+                return
+            if self.inflight and not isinstance(msg, m.Typing | m.Pong):
+                await asyncio.wait(tuple(self.inflight))
+            handler = commands.HANDLERS[type(msg)]
+            reply = await handler(self, msg)
+            if reply is not None:
+                self.send(reply)
+        except CommandError as exc:
+            self.write_error(request_id, exc.code, exc.message, **exc.params)
+        except (ConnectionError, OSError) as exc:
+            log.debug("%r: connection lost while handling a request: %s", self, exc)
+            self.close()
+        except Exception:
+            log.exception("%r: internal error handling %s", self, type(msg).__name__)
+            self.write_error(request_id, ErrorCode.INTERNAL, "internal server error")
+
+    async def wait_room_slot(self) -> None:
+        """Block reading while too many of this connection's sends await their commit."""
+        while len(self.inflight) >= self.max_inflight:
+            await asyncio.wait(tuple(self.inflight), return_when=asyncio.FIRST_COMPLETED)
+
+    async def _release(self) -> None:
+        """Free the connection's resources at once; the hub forgets the session."""
+        if not self.closing:
+            self.closing = True
+            self.transport.close()
+        self.syncing.clear()
+        self.hub.detach(self)
+        self.server.sessions.discard(self)
+        try:
+            self.writer.close()
+            await asyncio.wait_for(self.writer.wait_closed(), timeout=2.0)
+        except (ConnectionError, OSError, TimeoutError, asyncio.CancelledError):
+            pass
+
+    # ------------------------------------------------------------------ heartbeat
+    def tick(self, now: float) -> None:
+        """Called about once a second by the server: deadlines and heartbeats."""
+        if self.closing:
+            return
+        cfg = self.server.config
+        if self.user is None and now - self.connected_at > cfg.limits.login_timeout:
+            self.close(ErrorCode.TIMEOUT, "login not completed in time")
+            return
+        if self.ping_nonce is not None:
+            if now - self.ping_sent_at > cfg.heartbeat.timeout:
+                self.close(ErrorCode.TIMEOUT, "no answer to ping", abort=True)
+            return
+        if now - self.last_rx > cfg.heartbeat.interval:
+            self.ping_nonce = self.server.next_nonce()
+            self.ping_sent_at = now
+            self.send(m.ServerPing(nonce=self.ping_nonce))
+
+    def pong(self, nonce: int) -> None:
+        if nonce == self.ping_nonce:
+            self.ping_nonce = None

@@ -1,0 +1,258 @@
+"""Test support: real servers (in-process and subprocess) and a minimal raw protocol client.
+
+The raw client speaks the wire protocol directly (proto + ssl), independent of
+``tertulia.client``, so server tests do not depend on the client library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tertulia.proto import ClientConnection, RemoteProtocolError
+from tertulia.proto import messages as m
+from tertulia.server.app import Server
+from tertulia.server.config import PasswordConfig, ServerConfig
+
+#: scale every timeout in the tests (slow machines: TERTULIA_TEST_TIMEOUT_SCALE=3)
+SCALE = float(os.environ.get("TERTULIA_TEST_TIMEOUT_SCALE", "1"))
+PASSWORD = "correct horse battery"
+FAST_PASSWORDS = PasswordConfig(time_cost=1, memory_cost=256, parallelism=1)
+FAST_PASSWORDS_TOML = "[passwords]\ntime_cost = 1\nmemory_cost = 256\nparallelism = 1\n"
+
+
+def test_config(data_dir: Path, **kw: Any) -> ServerConfig:
+    cfg = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, passwords=FAST_PASSWORDS)
+    for key, value in kw.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def fingerprint_of(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return "SHA256:" + ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+class InProcessServer:
+    """A real server in the test's event loop, over real TLS on 127.0.0.1."""
+
+    def __init__(self, data_dir: Path, **config: Any) -> None:
+        self.data_dir = data_dir
+        self._config = config
+        self.server: Server | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.fingerprint = ""
+
+    async def start(self) -> None:
+        cfg = test_config(self.data_dir, **self._config)
+        cfg.port = self.port
+        self.server = Server(cfg)
+        await self.server.start()
+        self.port = self.server.port
+        self.fingerprint = self.server.fingerprint or ""
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+class ServerProcess:
+    """``python -m tertulia server`` in a subprocess, so tests can SIGKILL it."""
+
+    def __init__(self, data_dir: Path, extra_toml: str = "") -> None:
+        self.data_dir = data_dir
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.fingerprint = ""
+        self.proc: subprocess.Popen[str] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path = data_dir.parent / f"{data_dir.name}.toml"
+        self.config_path.write_text(FAST_PASSWORDS_TOML + extra_toml)
+
+    def start(self, timeout: float = 20.0) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "tertulia",
+            "server",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--config",
+            str(self.config_path),
+            "--log-level",
+            "WARNING",
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout * SCALE
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read() if self.proc.stderr else ""
+                raise RuntimeError(f"server exited: {err}")
+            if mo := re.search(r"listening on (\S+):(\d+)", line):
+                self.port = int(mo.group(2))
+            if line.startswith("Fingerprint: "):
+                self.fingerprint = line.split(" ", 1)[1].strip()
+                return
+        raise RuntimeError("server did not start in time")
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful anything."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self._close_pipes()
+            self.proc = None
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout * SCALE)
+        self._close_pipes()
+        self.proc = None
+        return rc
+
+    def _close_pipes(self) -> None:
+        assert self.proc is not None
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
+
+class ServerError(Exception):
+    def __init__(self, err: m.Error) -> None:
+        super().__init__(f"{err.code}: {err.message}")
+        self.code = err.code
+        self.params = err.params
+
+
+@dataclass
+class RawClient:
+    """A minimal client: requests wait for their matching response; the rest are events."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    conn: ClientConnection
+    fingerprint: str
+
+    @classmethod
+    async def connect(cls, host: str, port: int, *, fingerprint: str | None = None) -> RawClient:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        fp = fingerprint_of(der)
+        if fingerprint is not None and fp != fingerprint:
+            writer.close()
+            raise ssl.SSLError(f"fingerprint mismatch: {fp} != {fingerprint}")
+        self = cls(
+            reader, writer, ClientConnection(max_frame_pre_auth=1 << 24, max_frame=1 << 24), fp
+        )
+        self._ids = itertools.count(1)
+        self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        try:
+            while data := await self.reader.read(65536):
+                for ev in self.conn.receive_data(data):
+                    if isinstance(ev, RemoteProtocolError):
+                        raise ev
+                    rid = getattr(ev, "id", None)
+                    fut = self._pending.pop(rid, None) if rid is not None else None
+                    if fut is not None and not fut.done():
+                        fut.set_result(ev)
+                    else:
+                        self.events.put_nowait(ev)
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        finally:
+            self.closed.set()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("connection closed"))
+
+    def write_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def send_nowait(self, msg: Any) -> asyncio.Future[Any]:
+        """Write a request; return the future of its response (no waiting)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[msg.id] = fut
+        self.writer.write(self.conn.send(msg))
+        return fut
+
+    def notice(self, msg: Any) -> None:
+        self.writer.write(self.conn.send(msg))
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    async def request(self, msg: Any, *, timeout: float = 10.0, check: bool = True) -> Any:
+        reply = await asyncio.wait_for(self.send_nowait(msg), timeout * SCALE)
+        if check and isinstance(reply, m.Error):
+            raise ServerError(reply)
+        return reply
+
+    async def hello(self) -> m.HelloOk:
+        reply: m.HelloOk = await self.request(m.Hello(id=self.next_id(), versions=[1]))
+        return reply
+
+    async def login(self, user: str, password: str = PASSWORD, *, register: bool = False) -> None:
+        await self.hello()
+        if register:
+            await self.request(m.Register(id=self.next_id(), user=user, password=password))
+        await self.request(m.Login(id=self.next_id(), user=user, password=password))
+
+    async def event(self, kind: type, *, timeout: float = 10.0, room: str | None = None) -> Any:
+        """The next event of ``kind`` (others are discarded)."""
+        deadline = time.monotonic() + timeout * SCALE
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {kind.__name__} event")
+            ev = await asyncio.wait_for(self.events.get(), remaining)
+            if isinstance(ev, kind) and (room is None or getattr(ev, "room", None) == room):
+                return ev
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await asyncio.wait_for(self.writer.wait_closed(), 5)
+        except (ConnectionError, OSError, TimeoutError, ssl.SSLError):
+            pass
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
