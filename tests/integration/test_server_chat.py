@@ -255,7 +255,9 @@ async def test_sync_replays_then_live_and_devices(raw_client_factory: Factory) -
     assert synced.cursors["r"] >= 30 and "nope" not in synced.cursors
 
 
-async def test_presence_typing_topic_and_read_markers(raw_client_factory: Factory) -> None:
+async def test_presence_typing_topic_and_read_markers(
+    tls_server: InProcessServer, raw_client_factory: Factory
+) -> None:
     alice, bob = await raw_client_factory("alice"), await raw_client_factory("bob")
     await alice.request(m.CreateRoom(id=1, room="r"))
     await bob.request(m.Join(id=1, room="r"))
@@ -275,9 +277,40 @@ async def test_presence_typing_topic_and_read_markers(raw_client_factory: Factor
     assert (await bob2.event(m.ReadEvent)) == m.ReadEvent(room="r", seq=2)
     rooms = await bob2.request(m.ListRooms(id=6))
     assert rooms.rooms[0].unread == 1
+    assert tls_server.server is not None
+    tls_server.server.hub.session_grace = 0.3
     await bob.close()
     await bob2.close()
     assert (await alice.event(m.PresenceEvent)) == m.PresenceEvent(user="bob", status="offline")
+
+
+async def test_quick_reconnect_is_invisible_to_others(
+    tls_server: InProcessServer, raw_client_factory: Factory
+) -> None:
+    """Within the grace period a drop and reconnect cause no presence noise."""
+    alice, bob = await raw_client_factory("alice"), await raw_client_factory("bob")
+    await alice.request(m.CreateRoom(id=1, room="r"))
+    await bob.request(m.Join(id=1, room="r"))
+    assert tls_server.server is not None
+    tls_server.server.hub.session_grace = 1.0
+    await bob.close()
+    status = tls_server.server.status()
+    held = [u for u in status["users"] if u["user"] == "bob"]  # type: ignore[union-attr]
+    assert held and held[0]["status"] == "held" and held[0]["connections"] == []
+    bob = await raw_client_factory("bob", register=False)
+    members = await alice.request(m.Members(id=2, room="r"))
+    assert ("bob", "online") in [(x.user, x.presence) for x in members.members]
+    await asyncio.sleep(1.3)
+    seen = []
+    while not alice.events.empty():
+        ev = alice.events.get_nowait()
+        if isinstance(ev, m.PresenceEvent) and ev.user == "bob":
+            seen.append(ev.status)
+    assert seen == []  # no offline/online flicker
+    await bob.close()
+    assert (await alice.event(m.PresenceEvent)) == m.PresenceEvent(user="bob", status="offline")
+    status = tls_server.server.status()
+    assert "bob" not in [u["user"] for u in status["users"]]  # type: ignore[union-attr]
 
 
 async def test_limits_give_clear_errors(raw_client_factory: Factory) -> None:

@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pw.add_argument("name")
     pw.set_defaults(func=_user_passwd)
 
+    ses = asub.add_parser("sessions", help="show a running server's connections and held sessions")
+    ses.add_argument("--json", action="store_true", help="print the raw JSON status")
+    ses.set_defaults(func=_sessions)
+
     fp = asub.add_parser("fingerprint", help="print the server certificate's SHA-256 fingerprint")
     fp.set_defaults(func=_fingerprint)
 
@@ -138,6 +142,35 @@ def _fingerprint(args: argparse.Namespace) -> int:
         return _fail(f"no certificate in {data_dir}: start the server once to create it")
     identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
     print(identity.fingerprint)
+    return 0
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    import json
+
+    from tertulia.server.status import query_status
+
+    cfg = _config(args)
+    try:
+        status = run_async(query_status(Path(cfg.data_dir)))
+    except (FileNotFoundError, ConnectionRefusedError):
+        return _fail(f"no running server on {cfg.data_dir} (no status socket)")
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(
+        f"listening on {status['listen']}; {status['connections_total']} connections "
+        f"({status['pre_login']} not logged in); grace period {status['session_grace']} s"
+    )
+    print(f"{'USER':<20} {'STATE':<8} {'CONNS':>5} {'QUEUED':>9} {'AGE/HELD':>9}  EXPIRES")
+    users = status.get("users")
+    assert isinstance(users, list)
+    for u in users:
+        conns = u["connections"]
+        queued = sum(c["queued_bytes"] for c in conns)
+        age = max((c["age"] for c in conns), default=u["held_for"] or 0)
+        expires = "" if u["expires_in"] is None else f"{u['expires_in']} s"
+        print(f"{u['user']:<20} {u['status']:<8} {len(conns):>5} {queued:>9} {age:>9}  {expires}")
     return 0
 
 

@@ -21,6 +21,7 @@ from tertulia.server.config import ServerConfig
 from tertulia.server.hub import Hub
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
+from tertulia.server.status import start_status_socket
 from tertulia.server.storage.base import Storage
 from tertulia.server.storage.sqlite import SqliteStorage
 from tertulia.transport.tls import ServerIdentity, ensure_server_identity, server_context
@@ -45,13 +46,14 @@ class Server:
         self.config = config
         self.storage = storage or open_storage(config)
         self.passwords = Passwords(config.passwords)
-        self.hub = Hub(self.storage)
+        self.hub = Hub(self.storage, session_grace=config.heartbeat.session_grace)
         self.sessions: set[Session] = set()
         self.identity: ServerIdentity | None = None
         self._ssl: ssl.SSLContext | None = None
         self._listener: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._status: asyncio.Server | None = None
         self._nonce = itertools.count(1)
         self.port = config.port
         self.host = config.host
@@ -63,6 +65,15 @@ class Server:
     @property
     def fingerprint(self) -> str | None:
         return self.identity.fingerprint if self.identity else None
+
+    def status(self) -> dict[str, object]:
+        """Operator snapshot: listener, connections (including pre-login), held sessions."""
+        snap = self.hub.status()
+        snap["listen"] = f"{self.host}:{self.port}"
+        snap["connections_total"] = len(self.sessions)
+        snap["pre_login"] = sum(1 for s in self.sessions if s.user is None)
+        snap["session_grace"] = self.config.heartbeat.session_grace
+        return snap
 
     def next_nonce(self) -> int:
         return next(self._nonce)
@@ -88,6 +99,7 @@ class Server:
         sock = self._listener.sockets[0].getsockname()
         self.host, self.port = sock[0], sock[1]
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        self._status = await start_status_socket(data_dir, self.status)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.stopping:
@@ -128,6 +140,8 @@ class Server:
         self.stopping = True
         if self._listener is not None:
             self._listener.close()
+        if self._status is not None:
+            self._status.close()
         if self._ticker is not None:
             self._ticker.cancel()
         await self.hub.drain()
@@ -136,6 +150,7 @@ class Server:
         if self._tasks:
             await asyncio.wait(tuple(self._tasks), timeout=5.0)
         await self.hub.drain()
+        self.hub.release_all()
         await self.storage.close()
         self.passwords.close()
         if self._listener is not None:

@@ -64,6 +64,9 @@ class HeartbeatConfig:
     interval: float = 20.0
     #: seconds to wait for the pong before dropping the connection
     timeout: float = 20.0
+    #: seconds a user's session (presence, room routes) is held after their last connection
+    #: drops, so a quick reconnect is invisible to others
+    session_grace: float = 30.0
 
 
 @dataclass(slots=True)
@@ -112,6 +115,8 @@ class ServerConfig:
                 raise ConfigError(f"limits.{name} must be positive")
         if self.heartbeat.interval <= 0 or self.heartbeat.timeout <= 0:
             raise ConfigError("heartbeat.interval and heartbeat.timeout must be positive")
+        if self.heartbeat.session_grace < 0:
+            raise ConfigError("heartbeat.session_grace must be >= 0")
 
 
 _SECTIONS = {

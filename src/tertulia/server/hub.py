@@ -61,15 +61,21 @@ class RoomState:
 
 @dataclass(slots=True, eq=False)
 class UserState:
+    """A user known to be present: connected, or held for the grace period after a drop."""
+
     name: str
     sessions: set[Session] = field(default_factory=set)
     rooms: set[str] = field(default_factory=set)
     status: Literal["online", "away"] = "online"
+    #: loop time when the last connection dropped (None while connected)
+    held_since: float | None = None
+    expiry: asyncio.TimerHandle | None = None
 
 
 class Hub:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, session_grace: float = 30.0) -> None:
         self.storage = storage
+        self.session_grace = session_grace
         self.rooms: dict[str, RoomState] = {}
         self.users: dict[str, UserState] = {}
         self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
@@ -133,17 +139,29 @@ class Hub:
 
     # ------------------------------------------------------------------ users and sessions
     def attach(self, session: Session, user: str, rooms: Iterable[str]) -> bool:
-        """Register a logged-in session; return True if the user just came online."""
+        """Register a logged-in session; return True if the user just came online.
+
+        A user still held after a recent drop is not "new": others saw no change, so no
+        presence event is due.
+        """
         state = self.users.get(user)
         first = state is None
         if state is None:
             state = self.users[user] = UserState(user)
+        if state.expiry is not None:
+            state.expiry.cancel()
+            state.expiry = None
+        state.held_since = None
         state.sessions.add(session)
         state.rooms.update(rooms)
         return first
 
     def detach(self, session: Session) -> None:
-        """Forget a closed session; the user goes offline with their last session."""
+        """Forget a closed session at once; hold the user's presence for the grace period.
+
+        The connection's own resources are already gone; what is held is only the small
+        ``UserState`` (presence, room routes), released by :meth:`_expire` on schedule.
+        """
         user = session.user
         if user is None:
             return
@@ -151,11 +169,32 @@ class Hub:
         if state is None or session not in state.sessions:
             return
         state.sessions.discard(session)
-        if not state.sessions:
-            self.broadcast_presence(state, "offline")
-            del self.users[user]
+        if state.sessions:
+            return
+        loop = asyncio.get_running_loop()
+        state.held_since = loop.time()
+        if self.session_grace <= 0:
+            self._expire(state)
+        else:
+            state.expiry = loop.call_later(self.session_grace, self._expire, state)
+
+    def _expire(self, state: UserState) -> None:
+        """End of the grace period: the user goes offline and their state is released."""
+        state.expiry = None
+        if state.sessions or self.users.get(state.name) is not state:
+            return
+        del self.users[state.name]
+        self.broadcast_presence(state, "offline")
+
+    def release_all(self) -> None:
+        """Cancel every grace timer (server shutdown)."""
+        for state in self.users.values():
+            if state.expiry is not None:
+                state.expiry.cancel()
+                state.expiry = None
 
     def presence_of(self, user: str) -> Literal["online", "away", "offline"]:
+        """Presence as others see it: a user held after a drop still counts as present."""
         state = self.users.get(user)
         return "offline" if state is None else state.status
 
@@ -175,6 +214,32 @@ class Hub:
                     self.send_to_user(member, frame)
         if state.name not in seen:
             self.send_to_user(state.name, frame)
+
+    def status(self) -> dict[str, object]:
+        """A snapshot for operators: connected and held sessions, ages, queue sizes."""
+        now = asyncio.get_running_loop().time()
+        users = []
+        for state in sorted(self.users.values(), key=lambda s: s.name):
+            users.append(
+                {
+                    "user": state.name,
+                    "status": "held" if state.held_since is not None else state.status,
+                    "held_for": None
+                    if state.held_since is None
+                    else round(now - state.held_since, 1),
+                    "expires_in": None
+                    if state.held_since is None
+                    else round(max(0.0, state.held_since + self.session_grace - now), 1),
+                    "rooms": len(state.rooms),
+                    "connections": [s.describe() for s in state.sessions],
+                }
+            )
+        return {
+            "users": users,
+            "rooms_cached": len(self.rooms),
+            "messages": self.stats_messages,
+            "deliveries": self.stats_deliveries,
+        }
 
     def send_to_user(self, user: str, frame: bytes, *, exclude: Session | None = None) -> None:
         state = self.users.get(user)

@@ -68,6 +68,17 @@ class Session:
         state = "closing" if self.closing else ("auth" if self.user else "pre-auth")
         return f"<Session {self.peer} {self.user or '-'} {state} queued={self.queued_bytes}>"
 
+    def describe(self) -> dict[str, object]:
+        """Operator view of this connection (``tertulia admin sessions``)."""
+        return {
+            "peer": self.peer,
+            "age": round(time.monotonic() - self.connected_at, 1),
+            "idle": round(time.monotonic() - self.last_rx, 1),
+            "queued_bytes": self.queued_bytes,
+            "inflight_sends": len(self.inflight),
+            "syncing": sorted(self.syncing),
+        }
+
     @property
     def queued_bytes(self) -> int:
         return self.transport.get_write_buffer_size()

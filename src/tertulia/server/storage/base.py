@@ -3,7 +3,7 @@
 Only the wiring module chooses an implementation (SQLite by default, PostgreSQL later). All
 methods are coroutines; an implementation keeps blocking work off the event loop.
 
-Contract that every implementation must honour (tests in tests/server/storage check it):
+Contract that every implementation must honour (tests in tests/server/test_storage_sqlite.py check it):
 
 * ``append`` returns only after the message is durably committed. Messages appended while a
   commit is in flight go into the next transaction together (group commit).
@@ -106,7 +106,9 @@ class Storage(abc.ABC):
 
     # -- users -------------------------------------------------------------------------------
     @abc.abstractmethod
-    async def create_user(self, name: str, password_hash: str, *, is_admin: bool = False) -> UserRecord:
+    async def create_user(
+        self, name: str, password_hash: str, *, is_admin: bool = False
+    ) -> UserRecord:
         """Create an account; raise :class:`NameTakenError` if ``name`` exists."""
 
     @abc.abstractmethod
