@@ -1,0 +1,487 @@
+"""TLS identity, SSL contexts and certificate fingerprints.
+
+This is the only module in Tertulia that imports :mod:`ssl`; everything above the transport
+layer talks about certificates through the helpers here, so TLS policy (protocol versions,
+ciphers, options) is decided in exactly one place.
+
+Theory of operation
+-------------------
+
+* A server needs an identity. Operators with a CA-signed certificate pass ``cert``/``key`` to
+  :func:`ensure_server_identity`; everyone else gets a self-signed ECDSA P-256 certificate that is
+  created once in ``<data_dir>/tls/`` and reused on every later start, so its fingerprint stays
+  stable and can be published (``tertulia admin fingerprint``).
+* Clients that cannot verify a self-signed certificate against a CA *pin* it instead: the
+  context from ``client_context(pinned=True)`` lets the handshake finish without chain
+  verification, and the caller MUST compare :func:`peer_fingerprint` with the expected value
+  right after the handshake and before sending a single byte (see ``tertulia.client.trust``).
+* Fingerprints are always handled in one canonical text form, ``SHA256:AB:CD:...`` (uppercase,
+  colon separated), the form ``openssl x509 -fingerprint -sha256`` prints, so users can compare
+  them by eye with what the operator sees. :func:`parse_fingerprint` accepts the sloppy forms
+  people paste.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+import ssl
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = [
+    "FINGERPRINT_PREFIX",
+    "TLS_VERSIONS",
+    "ServerIdentity",
+    "TLSIdentityError",
+    "client_context",
+    "ensure_server_identity",
+    "fingerprint",
+    "load_cert_fingerprint",
+    "parse_fingerprint",
+    "peer_fingerprint",
+    "probe_fingerprint",
+    "server_context",
+]
+
+log = logging.getLogger(__name__)
+
+#: the prefix of every canonical fingerprint
+FINGERPRINT_PREFIX = "SHA256:"
+#: accepted values of ``min_version``
+TLS_VERSIONS = ("1.2", "1.3")
+
+_VERSION_MAP = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+# Only used when TLS 1.2 is explicitly allowed (TLS 1.3 suites are all AEAD with (EC)DHE
+# already and are not affected by set_ciphers): forward secrecy and AEAD, nothing else.
+_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!DSS"
+_SHA256_HEX_LEN = 64
+_SELF_SIGNED_DAYS = 3650
+_TLS_SUBDIR = "tls"
+_KEY_NAME = "key.pem"
+_CERT_NAME = "cert.pem"
+
+
+class TLSIdentityError(ValueError):
+    """The server's certificate/key cannot be used; the message says which file and why.
+
+    Raised at startup so the operator sees the problem before any client connects.
+    """
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def fingerprint(der_cert: bytes) -> str:
+    """Canonical SHA-256 fingerprint of a DER certificate: ``SHA256:4F:2A:...``.
+
+    The same text ``openssl x509 -noout -fingerprint -sha256`` prints (after ``=``), so a user
+    can compare what the client shows with what the operator sees.
+    """
+    digest = hashlib.sha256(der_cert).hexdigest().upper()
+    return FINGERPRINT_PREFIX + ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def parse_fingerprint(text: str) -> str:
+    """Canonicalize a user-supplied SHA-256 fingerprint, or raise :class:`ValueError`.
+
+    Accepts ``SHA256:AB:CD:...``, ``ab:cd:...``, ``ABCD...`` (64 hex digits), in any case, with
+    surrounding whitespace, and the line ``openssl x509 -fingerprint -sha256`` prints
+    (``sha256 Fingerprint=AB:CD:...``) because that is what operators paste. Colons, when
+    present, must separate every pair of digits: a half-colonized string is more likely a
+    copy-paste accident than a fingerprint. The message of the error says what was expected.
+    """
+    raw = text.strip()
+    body = raw
+    label, sep, rest = body.partition("=")
+    if sep and label.strip().lower() == "sha256 fingerprint":
+        body = rest.strip()
+    upper = body.upper()
+    if upper.startswith(FINGERPRINT_PREFIX):
+        body = body[len(FINGERPRINT_PREFIX) :]
+    elif upper.startswith(("SHA1", "MD5", "SHA384", "SHA512", "SHA224")):
+        raise ValueError(
+            f"{raw!r} is not a SHA-256 fingerprint; Tertulia uses SHA-256 (get it with "
+            "`tertulia admin fingerprint` or `openssl x509 -noout -fingerprint -sha256`)"
+        )
+    if ":" in body:
+        pairs = body.split(":")
+        if len(pairs) != _SHA256_HEX_LEN // 2 or any(len(p) != 2 for p in pairs):
+            raise ValueError(
+                f"{raw!r} is not a SHA-256 fingerprint: expected 32 colon-separated pairs of hex "
+                "digits, like SHA256:4F:2A:...:9C"
+            )
+        body = "".join(pairs)
+    if len(body) != _SHA256_HEX_LEN:
+        raise ValueError(
+            f"{raw!r} is not a SHA-256 fingerprint: expected 64 hex digits (optionally prefixed "
+            f"with SHA256: and separated by colons), got {len(body)} characters"
+        )
+    if any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError(
+            f"{raw!r} is not a SHA-256 fingerprint: it contains characters other than the hex "
+            "digits 0-9 and A-F"
+        )
+    body = body.upper()
+    return FINGERPRINT_PREFIX + ":".join(body[i : i + 2] for i in range(0, len(body), 2))
+
+
+def load_cert_fingerprint(cert_path: Path) -> str:
+    """Fingerprint of the first (leaf) certificate in a PEM file.
+
+    The leaf is what the server presents and what clients pin; any chain after it is ignored.
+    """
+    return fingerprint(_load_leaf(cert_path).public_bytes(serialization.Encoding.DER))
+
+
+def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:
+    """Fingerprint of the certificate the peer presented in this (completed) handshake.
+
+    Works with ``CERT_NONE`` contexts too: the DER form is available even when OpenSSL did not
+    verify it, which is exactly when the caller must check it.
+    """
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        raise ValueError("the peer presented no certificate (is the TLS handshake complete?)")
+    return fingerprint(der)
+
+
+# --------------------------------------------------------------------------- server identity
+
+
+@dataclass(frozen=True, slots=True)
+class ServerIdentity:
+    """Where the server's certificate and key live, and the certificate's fingerprint.
+
+    ``created`` is true only on the run that generated a new self-signed certificate, so the
+    server can announce that clients must learn a new fingerprint.
+    """
+
+    cert_path: Path
+    key_path: Path
+    fingerprint: str
+    created: bool
+
+
+def ensure_server_identity(
+    data_dir: Path,
+    *,
+    cert: Path | None = None,
+    key: Path | None = None,
+    hostnames: Sequence[str] = (),
+) -> ServerIdentity:
+    """Return the server's TLS identity, creating a self-signed one on first run.
+
+    With ``cert`` and ``key`` (an operator-supplied, typically CA-signed certificate, optionally
+    followed by its chain) they are checked to load together and used as they are; ``data_dir``
+    is not touched. Otherwise ``<data_dir>/tls/{key,cert}.pem`` are reused if present and created
+    if not (``data_dir`` mode 0700, key mode 0600 from the moment it exists). ``hostnames``
+    (DNS names or IP addresses) are added to the certificate's SANs only when it is created:
+    regenerating the certificate would change its fingerprint and break every pinned client.
+
+    Raises :class:`TLSIdentityError` when the files exist but cannot be used together.
+    """
+    if (cert is None) != (key is None):
+        raise TLSIdentityError(
+            "a TLS certificate and its private key must be given together "
+            f"(got cert={cert}, key={key})"
+        )
+    if cert is not None and key is not None:
+        cert, key = Path(cert), Path(key)
+        _check_pair(cert, key)
+        return ServerIdentity(cert, key, load_cert_fingerprint(cert), created=False)
+
+    data_dir = Path(data_dir)
+    tls_dir = data_dir / _TLS_SUBDIR
+    cert_path, key_path = tls_dir / _CERT_NAME, tls_dir / _KEY_NAME
+    if cert_path.exists() and key_path.exists():
+        _warn_if_key_exposed(key_path)
+        _check_pair(cert_path, key_path)
+        return ServerIdentity(cert_path, key_path, load_cert_fingerprint(cert_path), False)
+    if cert_path.exists():
+        raise TLSIdentityError(
+            f"{cert_path} exists but its private key {key_path} is missing. The certificate is "
+            f"useless without it: restore the key from a backup, or delete {cert_path} to "
+            "generate a new identity (clients will then see a new fingerprint and must "
+            "re-trust the server)."
+        )
+
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tls_dir.mkdir(mode=0o700, exist_ok=True)
+    if key_path.exists():
+        # A previous run died between writing the key and the certificate: the certificate
+        # was never served, so finishing the job with the existing key loses nothing.
+        _warn_if_key_exposed(key_path)
+        private_key = _load_private_key(key_path)
+    else:
+        private_key = ec.generate_private_key(ec.SECP256R1())
+        key_pem = private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_atomically(key_path, key_pem, mode=0o600)
+    cert_obj = _self_signed_cert(private_key, hostnames)
+    _write_atomically(cert_path, cert_obj.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    fp = fingerprint(cert_obj.public_bytes(serialization.Encoding.DER))
+    log.info("created a self-signed TLS certificate %s (%s)", cert_path, fp)
+    return ServerIdentity(cert_path, key_path, fp, created=True)
+
+
+def _self_signed_cert(
+    private_key: ec.EllipticCurvePrivateKey, hostnames: Sequence[str]
+) -> x509.Certificate:
+    """A 10-year self-signed leaf for ``localhost``, this machine, loopback IPs and ``hostnames``.
+
+    Long validity because clients pin the fingerprint, not a CA chain: an expiring certificate
+    would force every user to re-verify for no security gain.
+    """
+    dns: list[str] = []
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("::1"),
+    ]
+    for name in ["localhost", socket.gethostname(), *hostnames]:
+        name = name.strip().rstrip(".").lower()
+        if not name:
+            continue
+        try:
+            ip = ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            if name.isascii() and name not in dns:
+                dns.append(name)
+            elif not name.isascii():
+                log.warning("skipping non-ASCII hostname %r in the certificate (use IDNA)", name)
+        else:
+            if ip not in ips:
+                ips.append(ip)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
+    sans += [x509.IPAddress(ip) for ip in ips]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    public_key = private_key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        # Backdated a little so a client whose clock lags slightly still accepts it.
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=_SELF_SIGNED_DAYS))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    return builder.sign(private_key, hashes.SHA256())
+
+
+def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    """Write ``data`` to ``path`` via a private temporary file and ``os.replace``.
+
+    The temporary file is created with ``mode`` by ``os.open`` (never chmod-ed later), so a
+    private key is not readable by others for even an instant, and a crash never leaves a
+    half-written file under the final name.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _warn_if_key_exposed(key_path: Path) -> None:
+    """Log (not fail) when the private key is readable by group or others: it is the operator's
+    file to fix, and refusing to start would turn a hardening hint into an outage."""
+    if os.name != "posix":
+        return
+    st_mode = key_path.stat().st_mode
+    if st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "TLS private key %s is accessible by other users (mode %o); run: chmod 600 %s",
+            key_path,
+            stat.S_IMODE(st_mode),
+            key_path,
+        )
+
+
+def _load_leaf(cert_path: Path) -> x509.Certificate:
+    try:
+        pem = cert_path.read_bytes()
+    except OSError as exc:
+        raise TLSIdentityError(f"cannot read TLS certificate {cert_path}: {exc.strerror}") from exc
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise TLSIdentityError(
+            f"{cert_path} is not a PEM certificate file ({exc}); expected "
+            "'-----BEGIN CERTIFICATE-----' blocks, the server's own certificate first"
+        ) from exc
+    return certs[0]
+
+
+def _load_private_key(key_path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise TLSIdentityError(f"cannot load TLS private key {key_path}: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TLSIdentityError(f"{key_path} is not an ECDSA key; delete it to generate a new one")
+    return key
+
+
+def _no_password() -> bytes:
+    """Password callback for ``load_cert_chain``: without it OpenSSL would *prompt on the
+    terminal* for an encrypted key, hanging a server started by a service manager."""
+    raise TLSIdentityError("the private key is encrypted")
+
+
+def _load_chain(ctx: ssl.SSLContext, cert_path: Path, key_path: Path) -> None:
+    """Load cert+key into ``ctx`` and turn OpenSSL's terse errors into actionable ones."""
+    for path, what in ((cert_path, "certificate"), (key_path, "private key")):
+        if not path.is_file():
+            raise TLSIdentityError(f"TLS {what} file {path} does not exist (or is not a file)")
+    try:
+        ctx.load_cert_chain(cert_path, key_path, password=_no_password)
+    except TLSIdentityError:
+        raise TLSIdentityError(
+            f"TLS private key {key_path} is encrypted; the server needs an unencrypted key "
+            f"(e.g. `openssl pkey -in {key_path} -out key-plain.pem`, then chmod 600 it)"
+        ) from None
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc).lower():
+            raise TLSIdentityError(
+                f"TLS private key {key_path} does not belong to certificate {cert_path} "
+                "(the key must be the one the certificate was issued for)"
+            ) from exc
+        raise TLSIdentityError(
+            f"cannot load TLS certificate {cert_path} with key {key_path}: {exc.reason or exc}"
+        ) from exc
+    except OSError as exc:
+        raise TLSIdentityError(
+            f"cannot read TLS certificate {cert_path} or key {key_path}: {exc.strerror}"
+        ) from exc
+
+
+def _check_pair(cert_path: Path, key_path: Path) -> None:
+    _load_leaf(cert_path)  # a clearer message for a non-PEM file than OpenSSL's
+    _load_chain(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), cert_path, key_path)
+
+
+# --------------------------------------------------------------------------- contexts
+
+
+def _apply_common(ctx: ssl.SSLContext, min_version: str) -> None:
+    if min_version not in _VERSION_MAP:
+        allowed = ", ".join(repr(v) for v in TLS_VERSIONS)
+        raise ValueError(f"min_version must be one of {allowed}, not {min_version!r}")
+    ctx.minimum_version = _VERSION_MAP[min_version]
+    ctx.options |= ssl.OP_NO_COMPRESSION  # CRIME
+    ctx.options |= getattr(ssl, "OP_NO_RENEGOTIATION", 0)
+    if min_version == "1.2":
+        ctx.set_ciphers(_TLS12_CIPHERS)
+
+
+def server_context(identity: ServerIdentity, *, min_version: str = "1.3") -> ssl.SSLContext:
+    """Server-side context: TLS 1.3 only unless ``min_version="1.2"`` is an explicit opt-in.
+
+    With 1.2 allowed only ECDHE key exchange with AEAD ciphers is offered. No client
+    certificates are requested: users authenticate with passwords inside the TLS channel.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _apply_common(ctx, min_version)
+    ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.verify_mode = ssl.CERT_NONE
+    _load_chain(ctx, identity.cert_path, identity.key_path)
+    return ctx
+
+
+def client_context(
+    *, cafile: Path | None = None, pinned: bool = False, min_version: str = "1.3"
+) -> ssl.SSLContext:
+    """Client-side context, either CA-verifying or for fingerprint pinning.
+
+    ``pinned=False``: OpenSSL verifies the chain against ``cafile`` (or the system CAs when
+    ``cafile`` is None) and the hostname. ``pinned=True``: OpenSSL verifies nothing
+    (``CERT_NONE``) because the caller compares :func:`peer_fingerprint` with the pinned value
+    immediately after the handshake, before sending anything; using this context without that
+    check would be insecure.
+    """
+    if pinned and cafile is not None:
+        raise ValueError("client_context: pass either cafile or pinned=True, not both")
+    if pinned:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        if cafile is not None and not Path(cafile).is_file():
+            raise FileNotFoundError(f"CA file {cafile} does not exist (or is not a file)")
+        ctx = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cafile=None if cafile is None else os.fspath(cafile)
+        )
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    _apply_common(ctx, min_version)
+    return ctx
+
+
+async def probe_fingerprint(
+    host: str, port: int, *, timeout: float = 10.0, server_hostname: str | None = None
+) -> str:
+    """Connect, complete a TLS handshake without verification, and return the server's
+    fingerprint; nothing is sent over the connection.
+
+    Used to *show* a user which certificate a server presents after CA verification failed, so
+    they can compare it with the operator's ``tertulia admin fingerprint``. The result is
+    unauthenticated: never trust it without that out-of-band comparison.
+    """
+    ctx = client_context(pinned=True, min_version="1.2")
+    _reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(host, port, ssl=ctx, server_hostname=server_hostname or host),
+        timeout,
+    )
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            raise ValueError("the connection has no TLS layer")
+        return peer_fingerprint(ssl_object)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), timeout)
