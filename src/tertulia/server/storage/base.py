@@ -3,7 +3,7 @@
 Only the wiring module chooses an implementation (SQLite by default, PostgreSQL later). All
 methods are coroutines; an implementation keeps blocking work off the event loop.
 
-Contract that every implementation must honour (tests in tests/server/test_storage_sqlite.py check it):
+Contract that every implementation must honour (tests/server/test_storage_sqlite.py checks it):
 
 * ``append`` returns only after the message is durably committed. Messages appended while a
   commit is in flight go into the next transaction together (group commit).
