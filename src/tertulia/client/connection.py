@@ -1,0 +1,443 @@
+"""One TLS connection to a Tertulia server: handshake, trust check, requests, events, heartbeat.
+
+Theory of operation: :meth:`Connection.open` connects over TCP+TLS, checks the server's
+certificate against the caller's :class:`~tertulia.client.trust.TrustPolicy` right after the
+handshake (before a single byte of the protocol is sent, so a password never reaches an
+impostor), then exchanges ``hello``. A reader task feeds every received chunk to the sans-I/O
+:class:`tertulia.proto.ClientConnection` and sorts what comes out:
+
+* a reply (any message carrying the ``id`` of one of our requests) resolves that request's
+  future; an ``error`` reply makes it raise :class:`ServerError`;
+* a server ``ping {nonce}`` is answered at once with ``pong {nonce}``;
+* ``bye`` records why the server is about to close;
+* everything else is an *event* and goes to the ``on_event`` callback, synchronously and in
+  stream order (the callback must not block; hand work to a task or queue).
+
+When the stream ends, every outstanding request fails with :class:`ConnectionLost` and
+:meth:`Connection.wait_closed` returns the reason. A connection is never reused after that:
+reconnecting is the business of :mod:`tertulia.client.reconnect`.
+
+Liveness: TCP keepalive is switched on (dead peers are noticed by the kernel within about a
+minute and a half even when idle), and a watchdog sends our own ``ping`` when nothing has been
+received for ``heartbeat_interval`` seconds (announced by the server in ``hello_ok``) and aborts
+the connection when nothing at all arrives for twice that plus a grace period -- that catches a
+server that is silently gone (a frozen process, a dropped route) long before TCP would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from tertulia import __version__
+from tertulia.client.trust import (
+    PromptCallback,
+    TrustPolicy,
+    UntrustedCertificateError,
+    ssl_context_for,
+    verify_peer,
+)
+from tertulia.proto import (
+    FATAL_CODES,
+    PROTOCOL_VERSION,
+    ClientConnection,
+    RemoteProtocolError,
+)
+from tertulia.proto import messages as m
+from tertulia.transport import tls
+
+__all__ = [
+    "DEFAULT_PORT",
+    "ClientError",
+    "Connection",
+    "ConnectionLost",
+    "EventCallback",
+    "ServerError",
+]
+
+log = logging.getLogger("tertulia.client.connection")
+
+#: The IANA-unassigned port Tertulia servers listen on by default.
+DEFAULT_PORT = 7443
+
+#: Frames *from* the server may be large (a history page of 200 long messages); the server is
+#: the party we chose to trust, so the client only guards against absurd sizes.
+_MAX_INBOUND_FRAME = 16 * 1024 * 1024
+_READ_SIZE = 65536
+#: Extra seconds of silence tolerated on top of two heartbeat intervals before giving up.
+_HEARTBEAT_GRACE = 10.0
+
+R = TypeVar("R", bound=msgspec.Struct)
+EventCallback = Callable[[m.ServerMessage], None]
+
+
+class ClientError(Exception):
+    """Base class of the errors the client library raises."""
+
+
+class ServerError(ClientError):
+    """The server answered a request with an ``error`` frame.
+
+    ``code`` is the stable wire code (``auth_failed``, ``room_not_found``, ...): branch on it and
+    translate it for users; ``message`` is English for logs; ``params`` carries details such as
+    ``{"max": 4000}`` for ``text_too_long``.
+    """
+
+    def __init__(self, code: str, message: str, params: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.params: dict[str, Any] = dict(params or {})
+
+    @classmethod
+    def from_frame(cls, err: m.Error) -> ServerError:
+        return cls(err.code, err.message, err.params)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message, self.params))
+
+
+class ConnectionLost(ClientError):
+    """The connection ended before the request got its answer.
+
+    ``code`` is the code of the server's ``bye`` (``shutting_down``, ``timeout``,
+    ``slow_consumer``...) or of a fatal ``error`` when there was one, else ``None`` (the socket
+    simply closed or broke). Whether the request took effect is unknown: only resend requests
+    that are idempotent (the outbox's ``send`` is, thanks to its ``msg_id``).
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Connection:
+    """A logged-in (or about to be) protocol session over one TLS stream.
+
+    Create with :meth:`open`; it returns after ``hello_ok``. Then :meth:`login` (or
+    :meth:`register` first), then any :meth:`request`. The caller owns the connection and must
+    :meth:`close` it; the reader task ends by itself when the peer closes.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        host: str,
+        port: int,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._reader = reader
+        self._writer = writer
+        self._proto = ClientConnection(
+            max_frame_pre_auth=_MAX_INBOUND_FRAME, max_frame=_MAX_INBOUND_FRAME
+        )
+        self._on_event = on_event
+        self._ids = itertools.count(1)
+        self._pending: dict[int | str, asyncio.Future[m.ServerMessage]] = {}
+        self._closed = asyncio.Event()
+        self._close_reason: ConnectionLost | None = None
+        self._bye: m.ServerBye | None = None
+        self._last_rx = time.monotonic()
+        self._reader_task: asyncio.Task[None] | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
+        #: set by :meth:`open` from ``hello_ok``
+        self.hello_ok: m.HelloOk | None = None
+        #: the normalized user name once :meth:`login` succeeded
+        self.user: str | None = None
+        self.admin = False
+
+    def __repr__(self) -> str:
+        if self._closed.is_set():
+            state = "closed"
+        elif self.user is not None:
+            state = f"user={self.user}"
+        else:
+            state = "pre-auth"
+        return f"<Connection {self.host}:{self.port} {state} pending={len(self._pending)}>"
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int = DEFAULT_PORT,
+        *,
+        trust: TrustPolicy,
+        on_event: EventCallback | None = None,
+        prompt: PromptCallback | None = None,
+        timeout: float = 15.0,
+        client_name: str = f"tertulia-py/{__version__}",
+    ) -> Connection:
+        """Connect, verify the server per ``trust``, exchange ``hello``; return the connection.
+
+        Raises ``OSError``/``TimeoutError`` when the server cannot be reached, a
+        :class:`~tertulia.client.trust.TrustError` when its certificate is not the expected one
+        (nothing has been sent at that point), :class:`ServerError` when it refuses ``hello``.
+        ``prompt(fingerprint, host, port) -> bool`` is asked, in TOFU mode, whether to trust a
+        server seen for the first time (a GUI dialog); without it ``tofu`` accepts silently.
+        """
+        ctx = ssl_context_for(trust)
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=ctx, server_hostname=host, ssl_handshake_timeout=timeout
+                )
+        except ssl.SSLCertVerificationError as exc:
+            # CA / system mode: show which certificate was presented, to compare out of band
+            fp: str | None = None
+            with contextlib.suppress(Exception):
+                fp = await tls.probe_fingerprint(host, port, timeout=min(timeout, 5.0))
+            raise UntrustedCertificateError(host, port, fp, reason=exc.verify_message) from exc
+        try:
+            ssl_obj = writer.get_extra_info("ssl_object")
+            if ssl_obj is None:
+                raise ConnectionLost("the connection has no TLS layer")
+            fingerprint = tls.peer_fingerprint(ssl_obj)
+            if prompt is not None and trust.mode == "tofu":
+                # a person may take a while to answer: keep the event loop going meanwhile
+                await asyncio.to_thread(verify_peer, trust, host, port, fingerprint, prompt=prompt)
+            else:
+                verify_peer(trust, host, port, fingerprint)
+            _tune_socket(writer)
+        except BaseException:
+            writer.close()
+            raise
+        self = cls(reader, writer, host=host, port=port, on_event=on_event)
+        self._reader_task = asyncio.get_running_loop().create_task(
+            self._read_loop(), name=f"tertulia-read-{host}:{port}"
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                self.hello_ok = await self.request(
+                    m.Hello(id=0, versions=[PROTOCOL_VERSION], client=client_name), m.HelloOk
+                )
+        except BaseException:
+            await self.close()
+            raise
+        self._watchdog_task = asyncio.get_running_loop().create_task(
+            self._watchdog(self.hello_ok.heartbeat_interval), name="tertulia-watchdog"
+        )
+        return self
+
+    async def register(self, user: str, password: str) -> None:
+        """Create an account. It does not log in; call :meth:`login` afterwards."""
+        await self.request(m.Register(id=0, user=user, password=password), m.Ok)
+
+    async def login(self, user: str, password: str) -> m.LoginOk:
+        """Log in; raises ``ServerError("auth_failed")`` on any credential problem."""
+        reply = await self.request(m.Login(id=0, user=user, password=password), m.LoginOk)
+        self.user = reply.user
+        self.admin = reply.admin
+        self._proto.authenticated()
+        return reply
+
+    # ------------------------------------------------------------------ requests
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def bye(self) -> m.ServerBye | None:
+        """The server's ``bye``, if it sent one before closing."""
+        return self._bye
+
+    def send_request(self, msg: Any) -> asyncio.Future[m.ServerMessage]:
+        """Write request ``msg`` under a fresh ``id``; return the future of its raw reply.
+
+        The ``id`` already in ``msg`` is replaced (callers pass ``id=0``). The future resolves
+        to the reply message -- an ``Error`` frame included, unconverted -- or raises
+        :class:`ConnectionLost`. This does not wait for the write buffer to drain: it is meant
+        for pipelining (the outbox); prefer :meth:`request`.
+        """
+        if self._closed.is_set():
+            raise self._lost()
+        rid = next(self._ids)
+        msg = msgspec.structs.replace(msg, id=rid)
+        fut: asyncio.Future[m.ServerMessage] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        self._writer.write(self._proto.send(msg))
+        return fut
+
+    async def request(self, msg: Any, expect: type[R]) -> R:
+        """Send request ``msg`` and return its reply, which must be of type ``expect``.
+
+        Raises :class:`ServerError` when the server answers with an error,
+        :class:`ConnectionLost` when the connection ends first.
+        """
+        fut = self.send_request(msg)
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.drain()  # backpressure; a broken pipe surfaces via the reader
+        reply = await fut
+        if isinstance(reply, m.Error):
+            raise ServerError.from_frame(reply)
+        if not isinstance(reply, expect):
+            raise ServerError(
+                "bad_message",
+                f"expected {expect.__name__} but the server sent {type(reply).__name__}",
+            )
+        return reply
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its high-water mark (backpressure)."""
+        await self._writer.drain()
+
+    def notify(self, msg: Any) -> None:
+        """Write a notice (``typing``, ``pong``): no ``id``, no reply."""
+        if self._closed.is_set():
+            raise self._lost()
+        self._writer.write(self._proto.send(msg))
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self, *, logout: bool = False, timeout: float = 2.0) -> None:
+        """Close the connection (optionally with a polite ``logout`` first). Idempotent."""
+        if logout and not self._closed.is_set() and self.user is not None:
+            with contextlib.suppress(ClientError, TimeoutError, OSError):
+                async with asyncio.timeout(timeout):
+                    await self.request(m.Logout(id=0), m.Ok)
+        self._abort_local("closed by the client")
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(timeout):
+                await self._writer.wait_closed()
+        for task in (self._reader_task, self._watchdog_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def wait_closed(self) -> ConnectionLost:
+        """Wait until the connection has ended; return why (never raises it)."""
+        await self._closed.wait()
+        return self._lost()
+
+    def abort(self, reason: str = "aborted", code: str | None = None) -> None:
+        """End the connection now, without a goodbye (the watchdog uses this)."""
+        self._abort_local(reason, code)
+        self._writer.transport.abort()
+
+    # ------------------------------------------------------------------ internals
+
+    def _lost(self) -> ConnectionLost:
+        return self._close_reason or ConnectionLost("connection closed")
+
+    def _abort_local(self, reason: str, code: str | None = None) -> None:
+        if self._close_reason is None:
+            self._close_reason = ConnectionLost(reason, code)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        exc = self._lost()
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # a request nobody awaits any more must not warn at GC
+
+    async def _read_loop(self) -> None:
+        reason = "the server closed the connection"
+        try:
+            while data := await self._reader.read(_READ_SIZE):
+                self._last_rx = time.monotonic()
+                for item in self._proto.receive_data(data):
+                    self._dispatch(item)
+                if self._proto.closed:
+                    reason = "the server sent an invalid frame"
+                    break
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            reason = f"connection broken: {exc or type(exc).__name__}"
+        finally:
+            code = self._bye.code if self._bye is not None else None
+            if self._bye is not None:
+                reason = f"server said goodbye ({self._bye.code}): {self._bye.message}"
+            if self._close_reason is None:
+                self._close_reason = ConnectionLost(reason, code)
+            self._finish()
+            self._writer.close()
+
+    def _dispatch(self, item: m.ServerMessage | RemoteProtocolError) -> None:
+        if isinstance(item, RemoteProtocolError):
+            log.warning("undecodable frame from %s:%s: %s", self.host, self.port, item)
+            if item.request_id is not None and (fut := self._pending.pop(item.request_id, None)):
+                fut.set_exception(ServerError(item.code.value, item.message, item.params))
+            return
+        if isinstance(item, m.ServerPing):
+            with contextlib.suppress(Exception):
+                self._writer.write(self._proto.send(m.Pong(nonce=item.nonce)))
+            return
+        if isinstance(item, m.ServerBye):
+            self._bye = item
+            return
+        rid = getattr(item, "id", None)
+        if rid is not None:
+            fut = self._pending.pop(rid, None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(item)
+                return
+        if isinstance(item, m.Error) and item.code in FATAL_CODES and self._bye is None:
+            # a fatal error without bye: remember the code as the reason for closing
+            self._bye = m.ServerBye(code=item.code, message=item.message)
+        if self._on_event is not None:
+            try:
+                self._on_event(item)
+            except Exception:  # a buggy callback must not kill the connection
+                log.exception("event callback failed on %r", item)
+
+    async def _watchdog(self, interval: float) -> None:
+        """Ping a quiet server; abort the connection when it stays silent far too long."""
+        interval = max(1.0, float(interval))
+        dead_after = 2 * interval + _HEARTBEAT_GRACE
+        pinged_at = 0.0
+        while not self._closed.is_set():
+            await asyncio.sleep(interval / 4)
+            idle = time.monotonic() - self._last_rx
+            if idle >= dead_after:
+                log.info("no data from %s:%s for %.0f s: reconnecting", self.host, self.port, idle)
+                self.abort(f"the server was silent for {idle:.0f} s", "timeout")
+                return
+            if idle >= interval and time.monotonic() - pinged_at >= interval:
+                pinged_at = time.monotonic()
+                with contextlib.suppress(ClientError):
+                    fut = self.send_request(m.Ping(id=0))
+                    fut.add_done_callback(_consume)
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+def _tune_socket(writer: asyncio.StreamWriter) -> None:
+    """TCP_NODELAY (chat frames are small and latency-bound) and keepalive (notice dead links)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    opts: list[tuple[int, int, int]] = [
+        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+    ]
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6)):
+        if hasattr(socket, name):
+            opts.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, opt, value in opts:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, opt, value)
