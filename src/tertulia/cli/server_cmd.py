@@ -51,9 +51,14 @@ def run(args: argparse.Namespace) -> int:
 async def serve(cfg: ServerConfig) -> int:
     from tertulia.server.app import Server
 
+    from tertulia.transport.tls import TLSIdentityError
+
     server = Server(cfg)
     try:
         await server.start()
+    except TLSIdentityError as exc:
+        print(f"tertulia: TLS certificate problem: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"tertulia: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}", file=sys.stderr)
         return 1

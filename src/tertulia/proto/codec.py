@@ -26,6 +26,9 @@ _encoder = msgspec.json.Encoder()
 _client_decoder = msgspec.json.Decoder(ClientMessage)
 _server_decoder = msgspec.json.Decoder(ServerMessage)
 _loose = msgspec.json.Decoder()
+#: what msgspec may raise on hostile input: invalid UTF-8 inside a string surfaces as
+#: UnicodeDecodeError, pathological nesting as RecursionError
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def encode_body(msg: msgspec.Struct) -> bytes:
@@ -46,7 +49,7 @@ def decode_client(body: bytes) -> ClientMessage:
     try:
         msg: ClientMessage = _client_decoder.decode(body)
         return msg
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise _explain(body, exc, CLIENT_TYPES) from None
 
 
@@ -55,15 +58,17 @@ def decode_server(body: bytes) -> ServerMessage:
     try:
         msg: ServerMessage = _server_decoder.decode(body)
         return msg
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise _explain(body, exc, SERVER_TYPES) from None
 
 
-def _explain(body: bytes, exc: msgspec.DecodeError, known: frozenset[str]) -> RemoteProtocolError:
+def _explain(body: bytes, exc: Exception, known: frozenset[str]) -> RemoteProtocolError:
     """Turn a decode failure into the most specific wire error, recovering ``id`` if possible."""
+    if isinstance(exc, RecursionError):
+        return RemoteProtocolError(ErrorCode.BAD_JSON, "JSON nesting is too deep")
     try:
         loose: Any = _loose.decode(body)
-    except msgspec.DecodeError:
+    except _DECODE_ERRORS:
         return RemoteProtocolError(ErrorCode.BAD_JSON, "frame body is not valid UTF-8 JSON")
     if not isinstance(loose, dict):
         return RemoteProtocolError(ErrorCode.BAD_MESSAGE, "frame body must be a JSON object")
