@@ -19,7 +19,15 @@ The message and event types are the protocol's own structs, re-exported here so 
 need not import :mod:`tertulia.proto`.
 """
 
-from tertulia.client.client import Client, ClientOffline, Event, EventStream, MessageHandler
+from tertulia.client.client import (
+    Client,
+    ClientOffline,
+    Event,
+    EventHandler,
+    EventStream,
+    MessageHandler,
+    normalize_name,
+)
 from tertulia.client.connection import (
     DEFAULT_PORT,
     ClientError,
@@ -37,6 +45,7 @@ from tertulia.proto.messages import (
     Member,
     MemberEvent,
     Message,
+    MessageKind,
     PresenceEvent,
     ReadEvent,
     RoomAdded,
@@ -58,6 +67,7 @@ __all__ = [
     "EntryState",
     "Error",
     "Event",
+    "EventHandler",
     "EventStream",
     "HistoryPage",
     "Limits",
@@ -65,6 +75,7 @@ __all__ = [
     "MemberEvent",
     "Message",
     "MessageHandler",
+    "MessageKind",
     "Outbox",
     "PendingMessage",
     "PresenceEvent",
@@ -79,4 +90,5 @@ __all__ = [
     "TrustPolicy",
     "TypingEvent",
     "new_msg_id",
+    "normalize_name",
 ]

@@ -57,7 +57,15 @@ from tertulia.client.reconnect import (
 from tertulia.client.trust import PromptCallback, TrustPolicy
 from tertulia.proto import messages as m
 
-__all__ = ["Client", "ClientOffline", "Event", "EventStream", "MessageHandler"]
+__all__ = [
+    "Client",
+    "ClientOffline",
+    "Event",
+    "EventHandler",
+    "EventStream",
+    "MessageHandler",
+    "normalize_name",
+]
 
 log = logging.getLogger("tertulia.client")
 
@@ -95,8 +103,9 @@ class ClientOffline(ClientError):
         self.error = error
 
 
-def _norm(name: str) -> str:
-    """Client-side mirror of the server's name normalization (NFC, lower case)."""
+def normalize_name(name: str) -> str:
+    """A user or room name as the server will store it (NFC, lower case): compare names in
+    this form, e.g. ``msg.room == normalize_name("General")``. It does not validate."""
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).lower())
 
 
@@ -193,7 +202,7 @@ class Client:
     ) -> None:
         self.host = host
         self.port = port
-        self.user = _norm(user)
+        self.user = normalize_name(user)
         self._password = password
         self.trust = trust if trust is not None else TrustPolicy()
         self.prompt = prompt
@@ -208,9 +217,9 @@ class Client:
         if self.cursor_path is not None:
             self._delivered = _load_cursors(self.cursor_path)
         for room, seq in (cursors or {}).items():
-            self._delivered[_norm(room)] = max(0, int(seq))
+            self._delivered[normalize_name(room)] = max(0, int(seq))
         self._cursors = dict(self._delivered)
-        self._rooms_to_join: dict[str, None] = {_norm(r): None for r in rooms}
+        self._rooms_to_join: dict[str, None] = {normalize_name(r): None for r in rooms}
         self._buffers: dict[str, dict[int, m.Message]] = {}
         self._syncing: set[str] = set()
         self._gap_tasks: dict[str, asyncio.Task[None]] = {}
@@ -409,7 +418,7 @@ class Client:
 
     async def messages(self, room: str | None = None) -> AsyncIterator[m.Message]:
         """Async iterator over chat messages (of ``room``, or all), until the client closes."""
-        wanted = _norm(room) if room is not None else None
+        wanted = normalize_name(room) if room is not None else None
         stream = self.events()
         try:
             async for ev in stream:
@@ -433,7 +442,7 @@ class Client:
             raise ClientOffline("the client is closed")
         if not text:
             raise ValueError("a message needs some text")
-        entry = self.outbox.add(_norm(room), text, kind, msg_id=msg_id)
+        entry = self.outbox.add(normalize_name(room), text, kind, msg_id=msg_id)
         self._outbox_wake.set()
         return entry
 
@@ -466,7 +475,7 @@ class Client:
         (unless a cursor for it is already known).
         """
         conn = await self._usable()
-        return await self._join_on(conn, _norm(room), create)
+        return await self._join_on(conn, normalize_name(room), create)
 
     async def create_room(
         self, room: str, *, visibility: str = "public", topic: str = ""
@@ -481,7 +490,7 @@ class Client:
 
     async def leave(self, room: str) -> None:
         """Leave ``room``; its messages are no longer delivered."""
-        name = _norm(room)
+        name = normalize_name(room)
         await self._request(m.Leave(id=0, room=name), m.Ok)
         for d in (self._cursors, self._delivered, self._buffers):
             d.pop(name, None)
@@ -499,7 +508,7 @@ class Client:
         more in the direction asked (``after``: later ones; otherwise earlier ones).
         History pages do not go through the delivery path (no dedupe, no cursor change)."""
         return await self._request(
-            m.History(id=0, room=_norm(room), before=before, after=after, limit=limit),
+            m.History(id=0, room=normalize_name(room), before=before, after=after, limit=limit),
             m.HistoryPage,
         )
 
@@ -509,7 +518,9 @@ class Client:
 
     async def members(self, room: str) -> list[m.Member]:
         """The members of ``room`` with their presence."""
-        return (await self._request(m.Members(id=0, room=_norm(room)), m.MemberList)).members
+        return (
+            await self._request(m.Members(id=0, room=normalize_name(room)), m.MemberList)
+        ).members
 
     async def open_dm(self, user: str) -> m.RoomInfo:
         """The direct-message room with ``user`` (created on first use); send to ``.name``."""
@@ -518,14 +529,14 @@ class Client:
         return reply.room
 
     async def set_topic(self, room: str, topic: str) -> None:
-        await self._request(m.SetTopic(id=0, room=_norm(room), topic=topic), m.Ok)
+        await self._request(m.SetTopic(id=0, room=normalize_name(room), topic=topic), m.Ok)
 
     async def invite(self, room: str, user: str) -> None:
-        await self._request(m.Invite(id=0, room=_norm(room), user=user), m.Ok)
+        await self._request(m.Invite(id=0, room=normalize_name(room), user=user), m.Ok)
 
     async def mark_read(self, room: str, seq: int) -> None:
         """Move your read marker (it only moves forward); your other devices are told."""
-        await self._request(m.MarkRead(id=0, room=_norm(room), seq=seq), m.Ok)
+        await self._request(m.MarkRead(id=0, room=normalize_name(room), seq=seq), m.Ok)
 
     async def set_presence(self, status: str) -> None:
         """``online`` or ``away``."""
@@ -537,7 +548,7 @@ class Client:
         conn = self._conn
         if conn is not None and self._ready.is_set():
             with contextlib.suppress(ClientError):
-                conn.notify(m.Typing(room=_norm(room)))
+                conn.notify(m.Typing(room=normalize_name(room)))
 
     async def ping(self) -> None:
         """A round trip to the server (for latency checks)."""
