@@ -334,6 +334,12 @@ class Outbox:
         self._dead += 2
         self._maybe_compact()
 
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close the journal file (entries stay in memory)."""
         if self._file is not None:
