@@ -42,11 +42,15 @@ def _for_type(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.Metadata):
         return _for_type(t.type)
     if isinstance(t, mi.IntType):
-        return _INT
+        if t.ge is None and t.le is None:
+            return _INT
+        return st.integers(min_value=t.ge, max_value=t.le)
     if isinstance(t, mi.FloatType):
         return st.floats(allow_nan=False, allow_infinity=False)
     if isinstance(t, mi.StrType):
-        return _TEXT
+        if t.min_length is None and t.max_length is None:
+            return _TEXT
+        return st.text(min_size=t.min_length or 0, max_size=min(t.max_length or 20, 20))
     if isinstance(t, mi.BoolType):
         return st.booleans()
     if isinstance(t, mi.NoneType):

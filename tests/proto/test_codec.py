@@ -27,7 +27,8 @@ FAST = settings(max_examples=40, deadline=None)
 
 Decoder = Any  # decode_client | decode_server
 
-request_ids = st.integers(-(2**53), 2**53) | st.text(max_size=16)
+#: well-formed ids (the ones echoed back): |int| < 2**53, or 1..64 characters
+request_ids = st.integers(-(2**53) + 1, 2**53 - 1) | st.text(min_size=1, max_size=16)
 
 
 def tag(cls: type[msgspec.Struct]) -> str:
@@ -354,3 +355,14 @@ def test_decoders_raise_only_remote_protocol_error(body: bytes, decode: Decoder)
     except RemoteProtocolError as exc:
         assert not exc.fatal
         assert exc.code in {ErrorCode.BAD_JSON, ErrorCode.BAD_MESSAGE, ErrorCode.UNKNOWN_TYPE}
+
+
+@pytest.mark.parametrize("rid", [2**53, -(2**53), "", "x" * 65, True, 1.5, None, [1]])
+def test_malformed_ids_are_not_echoed(rid: object) -> None:
+    exc = err(json.dumps({"type": "nope", "id": rid}).encode())
+    assert exc.code is ErrorCode.UNKNOWN_TYPE and exc.request_id is None
+
+
+def test_missing_type_is_bad_message() -> None:
+    exc = err(b'{"id": 3}')
+    assert exc.code is ErrorCode.BAD_MESSAGE and exc.request_id == 3

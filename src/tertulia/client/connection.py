@@ -71,7 +71,7 @@ DEFAULT_PORT = 7443
 
 #: Frames *from* the server may be large (a history page of 200 long messages); the server is
 #: the party we chose to trust, so the client only guards against absurd sizes.
-_MAX_INBOUND_FRAME = 16 * 1024 * 1024
+_MAX_INBOUND_FRAME = m.MAX_SERVER_FRAME
 _READ_SIZE = 65536
 #: Extra seconds of silence tolerated on top of two heartbeat intervals before giving up.
 _HEARTBEAT_GRACE = 10.0

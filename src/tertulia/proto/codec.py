@@ -73,15 +73,19 @@ def _explain(body: bytes, exc: Exception, known: frozenset[str]) -> RemoteProtoc
     if not isinstance(loose, dict):
         return RemoteProtocolError(ErrorCode.BAD_MESSAGE, "frame body must be a JSON object")
     rid = loose.get("id")
-    if isinstance(rid, bool) or not isinstance(rid, int | str):
-        rid = None
+    if not _valid_id(rid):
+        rid = None  # only a well-formed id is echoed back
     mtype = loose.get("type")
-    if not isinstance(mtype, str) or mtype not in known:
+    if not isinstance(mtype, str):
+        return RemoteProtocolError(
+            ErrorCode.BAD_MESSAGE, "message has no string 'type' field", request_id=rid
+        )
+    if mtype not in known:
         return RemoteProtocolError(
             ErrorCode.UNKNOWN_TYPE,
-            f"unknown message type {str(mtype)[:64]!r}",
+            f"unknown message type {mtype[:64]!r}",
             request_id=rid,
-            params={"type": str(mtype)[:64]},
+            params={"type": mtype[:64]},
         )
     return RemoteProtocolError(
         ErrorCode.BAD_MESSAGE,
@@ -89,3 +93,11 @@ def _explain(body: bytes, exc: Exception, known: frozenset[str]) -> RemoteProtoc
         request_id=rid,
         params={"type": mtype},
     )
+
+
+def _valid_id(rid: object) -> bool:
+    if isinstance(rid, bool):
+        return False
+    if isinstance(rid, int):
+        return abs(rid) <= 2**53 - 1
+    return isinstance(rid, str) and 1 <= len(rid) <= 64

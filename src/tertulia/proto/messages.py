@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "MAX_SERVER_FRAME",
     "PROTOCOL_VERSION",
     "ClientMessage",
     "CreateRoom",
@@ -66,7 +67,15 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 
-RequestId = Annotated[int | str, msgspec.Meta(description="client-chosen request id")]
+#: client-chosen request id: an integer exactly representable as an IEEE double (so JavaScript
+#: clients can use numbers), or a string of 1..64 characters
+RequestId = (
+    Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
+    | Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+)
+#: the largest frame a server may send (a full history page of maximal messages fits); clients
+#: must accept frames up to this size whatever the announced client->server limits are
+MAX_SERVER_FRAME = 16 * 1024 * 1024
 Visibility = Literal["public", "private", "dm"]
 PresenceStatus = Literal["online", "away", "offline"]
 MessageKind = Literal["text", "me"]
@@ -328,8 +337,8 @@ class PongReply(_Msg, tag="pong"):
     id: RequestId
 
 
-class Error(_Msg, tag="error"):
-    """Failure of request ``id`` (``null`` for connection-level errors)."""
+class Error(_Msg, tag="error", omit_defaults=False):
+    """Failure of request ``id`` (``null`` for connection-level errors); always fully encoded."""
 
     code: str
     message: str
