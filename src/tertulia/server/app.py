@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from tertulia.proto import ErrorCode
+from tertulia.server.bus.base import Bus
+from tertulia.server.bus.local import LocalBus
 from tertulia.server.config import ServerConfig
 from tertulia.server.hub import Hub
 from tertulia.server.passwords import Passwords
@@ -41,12 +43,15 @@ def open_storage(config: ServerConfig) -> Storage:
 class Server:
     """A running Tertulia server. Use ``await start()`` then ``await stop()``."""
 
-    def __init__(self, config: ServerConfig, storage: Storage | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, storage: Storage | None = None, bus: Bus | None = None
+    ) -> None:
         config.validate()
         self.config = config
         self.storage = storage or open_storage(config)
+        self.bus = bus or LocalBus()
         self.passwords = Passwords(config.passwords)
-        self.hub = Hub(self.storage, session_grace=config.heartbeat.session_grace)
+        self.hub = Hub(self.storage, session_grace=config.heartbeat.session_grace, bus=self.bus)
         self.sessions: set[Session] = set()
         self.identity: ServerIdentity | None = None
         self._ssl: ssl.SSLContext | None = None
@@ -86,6 +91,7 @@ class Server:
             self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
             self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
         await self.storage.open()
+        await self.bus.start(self.hub.on_peer_event, self.hub.resync)
         self._listener = await asyncio.start_server(
             self._accept,
             host=cfg.host,
@@ -151,6 +157,7 @@ class Server:
             await asyncio.wait(tuple(self._tasks), timeout=5.0)
         await self.hub.drain()
         self.hub.release_all()
+        await self.bus.close()
         await self.storage.close()
         self.passwords.close()
         if self._listener is not None:

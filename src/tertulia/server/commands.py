@@ -13,8 +13,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tertulia import __version__
-from tertulia.proto import PROTOCOL_VERSION, ErrorCode, encode
+from tertulia.proto import PROTOCOL_VERSION, ErrorCode
 from tertulia.proto import messages as m
+from tertulia.server.bus.base import (
+    MemberChanged,
+    PresenceChanged,
+    ReadMoved,
+    TopicChanged,
+    TypingNotice,
+)
 from tertulia.server.errors import CommandError
 from tertulia.server.hub import RoomState
 from tertulia.server.names import InvalidName, dm_room_name, is_dm, normalize_name
@@ -135,8 +142,9 @@ async def login(session: Session, msg: m.Login) -> None:
     session.user = record.name
     session.conn.authenticated()
     session.send(m.LoginOk(id=msg.id, user=record.name, admin=record.is_admin))
-    if session.hub.attach(session, record.name, rooms):
-        session.hub.broadcast_presence(session.hub.users[record.name], "online")
+    hub = session.hub
+    if hub.attach(session, record.name, rooms):
+        hub.publish(PresenceChanged(origin=hub.bus.node_id, user=record.name, status="online"))
     return None  # reply already written, so it precedes the presence events
 
 
@@ -183,10 +191,7 @@ async def join(session: Session, msg: m.Join) -> m.RoomReply:
         raise CommandError(ErrorCode.ROOM_NOT_FOUND, f"no room {name!r}", room=name)
     if user not in room.members:
         await session.server.storage.add_member(name, user)
-        hub.joined(room, user)
-        hub.fanout(
-            room, encode(m.MemberEvent(room=name, user=user, action="joined")), exclude_user=user
-        )
+        hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=user, action="joined"))
     return m.RoomReply(id=msg.id, room=await _info(session, room))
 
 
@@ -195,8 +200,8 @@ async def leave(session: Session, msg: m.Leave) -> m.Ok:
     name = _room_name(session, msg.room)
     room = await session.hub.member_room(user, name)
     await session.server.storage.remove_member(name, user)
-    session.hub.left(room, user)
-    session.hub.fanout(room, encode(m.MemberEvent(room=name, user=user, action="left")))
+    hub = session.hub
+    hub.publish(MemberChanged(origin=hub.bus.node_id, room=room.name, user=user, action="left"))
     return m.Ok(id=msg.id)
 
 
@@ -226,14 +231,7 @@ async def invite(session: Session, msg: m.Invite) -> m.Ok:
         raise CommandError(ErrorCode.USER_NOT_FOUND, f"no user {target!r}", user=target)
     if target not in room.members:
         await session.server.storage.add_member(name, target)
-        hub.joined(room, target)
-        hub.fanout(
-            room,
-            encode(m.MemberEvent(room=name, user=target, action="invited")),
-            exclude_user=target,
-        )
-        markers = await session.server.storage.read_markers(target)
-        hub.send_to_user(target, encode(m.RoomAdded(room=room.info(target, markers.get(name, 0)))))
+        hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=target, action="invited"))
     return m.Ok(id=msg.id)
 
 
@@ -251,8 +249,8 @@ async def set_topic(session: Session, msg: m.SetTopic) -> m.Ok:
     room = await session.hub.member_room(user, name)
     _check_topic(session, msg.topic)
     await session.server.storage.set_topic(name, msg.topic)
-    room.topic = msg.topic
-    session.hub.fanout(room, encode(m.TopicEvent(room=name, topic=msg.topic, by=user)))
+    hub = session.hub
+    hub.publish(TopicChanged(origin=hub.bus.node_id, room=room.name, topic=msg.topic, by=user))
     return m.Ok(id=msg.id)
 
 
@@ -280,7 +278,7 @@ async def open_dm(session: Session, msg: m.OpenDm) -> m.RoomReply:
     hub.joined(room, user)
     hub.joined(room, peer)
     if created:
-        hub.send_to_user(peer, encode(m.RoomAdded(room=room.info(peer, 0))))
+        hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=peer, action="created"))
     return m.RoomReply(id=msg.id, room=await _info(session, room))
 
 
@@ -369,22 +367,27 @@ async def mark_read(session: Session, msg: m.MarkRead) -> m.Ok:
     seq = await session.server.storage.set_read_marker(
         user, room.name, min(msg.seq, room.delivered_seq)
     )
-    session.hub.send_to_user(user, encode(m.ReadEvent(room=room.name, seq=seq)), exclude=session)
+    hub = session.hub
+    hub.publish(
+        ReadMoved(origin=hub.bus.node_id, user=user, room=room.name, seq=seq), exclude=session
+    )
     return m.Ok(id=msg.id)
 
 
 async def set_presence(session: Session, msg: m.Presence) -> m.Ok:
-    state = session.hub.users[_user(session)]
+    hub = session.hub
+    state = hub.users[_user(session)]
     if state.status != msg.status:
         state.status = msg.status
-        session.hub.broadcast_presence(state, msg.status)
+        hub.publish(PresenceChanged(origin=hub.bus.node_id, user=state.name, status=msg.status))
     return m.Ok(id=msg.id)
 
 
 async def typing(session: Session, msg: m.Typing) -> None:
     user = _user(session)
-    room = await session.hub.member_room(user, _room_name(session, msg.room))
-    session.hub.fanout(room, encode(m.TypingEvent(room=room.name, user=user)), exclude_user=user)
+    hub = session.hub
+    room = await hub.member_room(user, _room_name(session, msg.room))
+    hub.publish(TypingNotice(origin=hub.bus.node_id, room=room.name, user=user))
 
 
 async def sync(session: Session, msg: m.Sync) -> m.Synced:

@@ -22,6 +22,17 @@ from typing import TYPE_CHECKING, Literal
 from tertulia.proto import encode
 from tertulia.proto import messages as m
 from tertulia.proto.errors import ErrorCode
+from tertulia.server.bus.base import (
+    Bus,
+    BusEvent,
+    MemberChanged,
+    MessageCommitted,
+    PresenceChanged,
+    ReadMoved,
+    TopicChanged,
+    TypingNotice,
+)
+from tertulia.server.bus.local import LocalBus
 from tertulia.server.errors import CommandError
 from tertulia.server.names import dm_peer
 from tertulia.server.storage.base import NewMessage, Storage, StorageError, StoredMessage
@@ -42,7 +53,8 @@ class RoomState:
     members: set[str]
     #: highest seq handed to fan-out; everything at or below it is committed and delivered
     delivered_seq: int
-    _pending: dict[int, StoredMessage] = field(default_factory=dict)
+    _pending: dict[int, MessageCommitted] = field(default_factory=dict)
+    _backfill: asyncio.TimerHandle | None = None
 
     def info(self, user: str, read_seq: int) -> m.RoomInfo:
         read = min(read_seq, self.delivered_seq)
@@ -73,8 +85,14 @@ class UserState:
 
 
 class Hub:
-    def __init__(self, storage: Storage, *, session_grace: float = 30.0) -> None:
+    #: how long a seq gap may stand before the hub fetches the missing messages from storage
+    GAP_WAIT = 0.25
+
+    def __init__(
+        self, storage: Storage, *, session_grace: float = 30.0, bus: Bus | None = None
+    ) -> None:
         self.storage = storage
+        self.bus = bus or LocalBus()
         self.session_grace = session_grace
         self.rooms: dict[str, RoomState] = {}
         self.users: dict[str, UserState] = {}
@@ -185,6 +203,9 @@ class Hub:
             return
         del self.users[state.name]
         self.broadcast_presence(state, "offline")
+        self.bus.publish(
+            PresenceChanged(origin=self.bus.node_id, user=state.name, status="offline")
+        )
 
     def release_all(self) -> None:
         """Cancel every grace timer (server shutdown)."""
@@ -320,14 +341,19 @@ class Hub:
         )
         if not stored.duplicate:
             self.stats_messages += 1
-            self._committed(stored)
+            self.publish(_committed_event(stored, self.bus.node_id))
 
-    def _committed(self, stored: StoredMessage) -> None:
-        room = self.rooms.get(stored.room)
-        if room is None or stored.seq <= room.delivered_seq:
+    def _committed(self, ev: MessageCommitted) -> None:
+        """Deliver committed messages of a room strictly in ``seq`` order.
+
+        Out-of-order arrivals wait in the room's buffer; a gap that persists (an event lost
+        between nodes) is filled from storage after :attr:`GAP_WAIT`.
+        """
+        room = self.rooms.get(ev.room)
+        if room is None or ev.seq <= room.delivered_seq:
             return
-        room._pending[stored.seq] = stored
         pending = room._pending
+        pending[ev.seq] = ev
         while (nxt := pending.pop(room.delivered_seq + 1, None)) is not None:
             room.delivered_seq = nxt.seq
             frame = encode(
@@ -342,8 +368,116 @@ class Hub:
                 )
             )
             self.fanout(room, frame, replaying_aware=True)
+        if pending and room._backfill is None:
+            loop = asyncio.get_running_loop()
+            room._backfill = loop.call_later(self.GAP_WAIT, self._start_backfill, room)
+
+    def _start_backfill(self, room: RoomState) -> None:
+        room._backfill = None
+        if room._pending:
+            task = asyncio.get_running_loop().create_task(self.backfill(room))
+            self._appends.add(task)
+            task.add_done_callback(self._appends.discard)
+
+    async def backfill(self, room: RoomState) -> None:
+        """Fetch from storage every message after ``room.delivered_seq`` and deliver it."""
+        while True:
+            try:
+                rows = await self.storage.history(room.name, after=room.delivered_seq, limit=500)
+            except StorageError as exc:
+                log.warning("backfill of %s failed: %s", room.name, exc)
+                return
+            for r in rows:
+                self._committed(_committed_event(r, self.bus.node_id))
+            if len(rows) < 500:
+                return
+
+    def resync(self) -> None:
+        """The bus lost events it cannot name: backfill every cached room."""
+        loop = asyncio.get_running_loop()
+        for room in tuple(self.rooms.values()):
+            task = loop.create_task(self.backfill(room))
+            self._appends.add(task)
+            task.add_done_callback(self._appends.discard)
+
+    # ------------------------------------------------------------------ events
+    def publish(self, ev: BusEvent, *, exclude: Session | None = None) -> None:
+        """Apply ``ev`` to this node's sessions now, and send it to the other nodes."""
+        self.apply(ev, exclude=exclude)
+        self.bus.publish(ev)
+
+    def on_peer_event(self, ev: BusEvent) -> None:
+        """An event from another node (the bus never echoes our own, but be safe)."""
+        if ev.origin != self.bus.node_id:
+            self.apply(ev)
+
+    def apply(self, ev: BusEvent, *, exclude: Session | None = None) -> None:
+        """Mirror ``ev`` in the cached state and write it to the local sessions concerned."""
+        if isinstance(ev, MessageCommitted):
+            self._committed(ev)
+        elif isinstance(ev, MemberChanged):
+            self._member_changed(ev)
+        elif isinstance(ev, TopicChanged):
+            room = self.rooms.get(ev.room)
+            if room is not None:
+                room.topic = ev.topic
+                self.fanout(room, encode(m.TopicEvent(room=ev.room, topic=ev.topic, by=ev.by)))
+        elif isinstance(ev, TypingNotice):
+            room = self.rooms.get(ev.room)
+            if room is not None:
+                frame = encode(m.TypingEvent(room=ev.room, user=ev.user))
+                self.fanout(room, frame, exclude_user=ev.user)
+        elif isinstance(ev, ReadMoved):
+            frame = encode(m.ReadEvent(room=ev.room, seq=ev.seq))
+            self.send_to_user(ev.user, frame, exclude=exclude)
+        elif isinstance(ev, PresenceChanged):
+            state = self.users.get(ev.user)
+            if state is not None or ev.status == "offline":
+                self.broadcast_presence(state or UserState(ev.user), ev.status)
+
+    def _member_changed(self, ev: MemberChanged) -> None:
+        room = self.rooms.get(ev.room)
+        if ev.action in ("invited", "created") and ev.user in self.users:
+            # the new member is connected here: make sure the room is loaded, then tell them
+            task = asyncio.get_running_loop().create_task(self._room_added(ev))
+            self._appends.add(task)
+            task.add_done_callback(self._appends.discard)
+        if room is None:
+            return
+        if ev.action == "left":
+            self.left(room, ev.user)
+            frame = encode(m.MemberEvent(room=ev.room, user=ev.user, action="left"))
+            self.fanout(room, frame)
+            self.send_to_user(ev.user, frame)
+            return
+        self.joined(room, ev.user)
+        if ev.action != "created":
+            frame = encode(m.MemberEvent(room=ev.room, user=ev.user, action=ev.action))
+            self.fanout(room, frame, exclude_user=ev.user)
+
+    async def _room_added(self, ev: MemberChanged) -> None:
+        room = await self.room(ev.room)
+        if room is None:
+            return
+        self.joined(room, ev.user)
+        markers = await self.storage.read_markers(ev.user)
+        info = room.info(ev.user, markers.get(ev.room, 0))
+        self.send_to_user(ev.user, encode(m.RoomAdded(room=info)))
 
     async def drain(self) -> None:
         """Wait until every message handed to storage has been acked and fanned out."""
         while self._appends:
             await asyncio.gather(*tuple(self._appends), return_exceptions=True)
+
+
+def _committed_event(r: StoredMessage, origin: str) -> MessageCommitted:
+    return MessageCommitted(
+        origin=origin,
+        room=r.room,
+        seq=r.seq,
+        msg_id=r.msg_id,
+        sender=r.sender,
+        ts=r.ts,
+        text=r.text,
+        kind=r.kind,
+    )
