@@ -78,6 +78,8 @@ class Server:
         snap["connections_total"] = len(self.sessions)
         snap["pre_login"] = sum(1 for s in self.sessions if s.user is None)
         snap["session_grace"] = self.config.heartbeat.session_grace
+        snap["tasks"] = len(asyncio.all_tasks())
+        snap["rss_kb"] = _rss_kb()
         return snap
 
     def next_nonce(self) -> int:
@@ -165,3 +167,15 @@ class Server:
                 await asyncio.wait_for(self._listener.wait_closed(), timeout=2.0)
             except TimeoutError:
                 pass
+
+
+def _rss_kb() -> int | None:
+    """Resident memory of this process in KiB (Linux), for the status snapshot."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
