@@ -71,8 +71,8 @@ async def test_permanent_failure_is_kept_not_resent_until_retry() -> None:
     box.requeue_sending()
     assert box.next_pending() is None  # FAILED is not resent by itself
     assert [e.msg_id for e in box] == [bad.msg_id]  # but stays visible
-    box.retry(bad.msg_id)
-    assert bad.state is EntryState.PENDING and bad.error is None
+    retried = box.retry(bad.msg_id)
+    assert retried is bad and str(retried.state) == "pending" and retried.error is None
     assert box.next_pending() is bad
     box.discard(bad.msg_id)
     assert len(box) == 0
