@@ -1,19 +1,50 @@
-"""Normalization and validation of user and room names.
+r"""Normalization, validation and confusable skeletons of user and room names.
 
-Names are compared in their normalized form: NFC, then case-folded to lower case. Only letters,
-digits, ``_``, ``-`` and ``.`` are allowed, starting with a letter or digit, which already rules
-out control, bidi-override and zero-width characters. (Confusable-skeleton uniqueness is a
-separate, stricter check added by the security hardening work.)
+Two questions, two answers:
+
+* **What is the canonical form of a name?** The PRECIS ``UsernameCaseMapped`` profile
+  (RFC 8265, via the ``precis-i18n`` package): width mapping, case mapping to lower case, NFC,
+  and rejection of everything PRECIS disallows -- control characters, spaces, compatibility
+  characters, zero-width joiners and other default-ignorables, bidi overrides, and strings that
+  break the bidi rule. On top of that Tertulia keeps its own narrower repertoire: letters,
+  combining marks, digits, ``_``, ``-`` and ``.``, starting with a letter or digit (``:`` is
+  reserved for ``dm:`` room names).
+* **When are two names the same to a human eye?** When their *confusable skeletons* are equal
+  (Unicode UTS #39, section 4): ``\u0430lice`` (a Cyrillic ``\u0430``) has the skeleton of
+  ``alice``, so it cannot be registered next to it. The skeleton is stored beside the name
+  with a UNIQUE index; names themselves are still compared exactly.
+
+The confusables data comes from the ``confusable-homoglyphs`` package, which ships Unicode's
+``confusables.txt`` as a symmetric table (each source linked to its prototype and back). The
+prototype of each class is recovered here: it is the node every other member links to, or, in
+a class of two, the member that also occurs inside a longer prototype (UTS #39 targets are
+idempotent, so a source never does). Nothing here is a hand-written Unicode table.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import json
 import unicodedata
 
-__all__ = ["DM_PREFIX", "InvalidName", "dm_peer", "dm_room_name", "is_dm", "normalize_name"]
+import precis_i18n
+
+__all__ = [
+    "DM_PREFIX",
+    "InvalidName",
+    "dm_peer",
+    "dm_room_name",
+    "is_dm",
+    "normalize_name",
+    "skeleton",
+]
 
 DM_PREFIX = "dm:"
 _EXTRA = frozenset("_-.")
+_PROFILE = precis_i18n.get_profile("UsernameCaseMapped")
+#: directional marks the confusables generator copied around right-to-left characters
+_MARKS = str.maketrans("", "", "\u200e\u200f")
 
 
 class InvalidName(ValueError):
@@ -22,18 +53,73 @@ class InvalidName(ValueError):
 
 def normalize_name(raw: str, max_len: int) -> str:
     """Return the canonical form of a user or room name, or raise :class:`InvalidName`."""
-    name = unicodedata.normalize("NFC", raw).lower()
-    name = unicodedata.normalize("NFC", name)
-    if not name:
+    if not raw:
         raise InvalidName("name is empty")
+    if len(raw) > 4 * max_len:  # cheap bound before any Unicode work on hostile input
+        raise InvalidName(f"name is longer than {max_len} characters")
+    try:
+        name = _PROFILE.enforce(raw)
+    except UnicodeError as exc:
+        raise InvalidName(_precis_reason(raw, exc)) from None
+    assert isinstance(name, str)
     if len(name) > max_len:
         raise InvalidName(f"name is longer than {max_len} characters")
     if not name[0].isalnum():
         raise InvalidName("name must start with a letter or digit")
     for ch in name:
-        if not (ch.isalnum() or ch in _EXTRA):
+        if not (ch.isalnum() or ch in _EXTRA or unicodedata.category(ch) in ("Mn", "Mc")):
             raise InvalidName(f"character {ch!r} (U+{ord(ch):04X}) is not allowed in names")
     return name
+
+
+def _precis_reason(raw: str, exc: UnicodeError) -> str:
+    start = getattr(exc, "start", None)
+    reason = str(getattr(exc, "reason", exc))
+    if isinstance(start, int) and 0 <= start < len(raw):
+        ch = raw[start]
+        return f"character U+{ord(ch):04X} is not allowed in names ({reason})"
+    return f"name is not allowed ({reason})"
+
+
+def skeleton(name: str) -> str:
+    r"""The UTS #39 skeleton of a normalized name, case-folded: equal skeletons look alike.
+
+    ``skeleton = NFD(casefold(map(NFD(name))))``: each character is replaced by the prototype
+    of its confusable class (Cyrillic ``\u0430`` -> ``a``, ``1`` -> ``l``, ``m`` -> ``rn``);
+    case-folding the result makes ``0`` (whose prototype is ``O``) collide with ``o`` in
+    lower-case names too.
+    """
+    table = _prototypes()
+    decomposed = unicodedata.normalize("NFD", name)
+    mapped = "".join(table.get(ch, ch) for ch in decomposed)
+    return unicodedata.normalize("NFD", mapped.casefold())
+
+
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Character -> prototype string, recovered from the symmetric confusables table."""
+    res = importlib.resources.files("confusable_homoglyphs") / "confusables.json"
+    raw: dict[str, list[dict[str, str]]] = json.loads(res.read_text(encoding="utf-8"))
+    links: dict[str, set[str]] = {}
+    for key, entries in raw.items():
+        a = key.translate(_MARKS)
+        for entry in entries:
+            b = entry["c"].translate(_MARKS)
+            if a and b and a != b:
+                links.setdefault(a, set()).add(b)
+                links.setdefault(b, set()).add(a)
+    in_longer = {ch for node in links if len(node) > 1 for ch in node}
+    table: dict[str, str] = {}
+    for node, peers in links.items():
+        if len(node) != 1:
+            continue  # multi-character strings are prototypes only
+        if len(peers) == 1:
+            (peer,) = peers
+            if len(links.get(peer, ())) > 1 or len(peer) > 1:
+                table[node] = peer  # peer is the hub of a larger class: the prototype
+            elif node not in in_longer and (peer in in_longer or peer < node):
+                table[node] = peer  # class of two: pick the prototype deterministically
+    return table
 
 
 def dm_room_name(a: str, b: str) -> str:
