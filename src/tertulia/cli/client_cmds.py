@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -336,7 +337,8 @@ async def _listen_body(args: argparse.Namespace) -> int:
                     continue
                 try:
                     print(format_message(ev, as_json=args.json), flush=True)
-                except BrokenPipeError:
+                except BrokenPipeError:  # e.g. `tertulia listen ... | head -3`
+                    _silence_stdout()
                     return 0
                 count += 1
                 if args.count is not None and count >= args.count:
@@ -350,6 +352,14 @@ async def _listen_body(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):
             await client.close()
     return 0
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the final flush at exit cannot fail again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _loop_time(deadline: float | None) -> float | None:

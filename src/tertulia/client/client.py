@@ -267,6 +267,11 @@ class Client:
         return self._ready.is_set()
 
     @property
+    def retry_in(self) -> float | None:
+        """While RECONNECTING: seconds until the next attempt (else None)."""
+        return self._reconnector.retry_in
+
+    @property
     def last_error(self) -> BaseException | None:
         """What ended the last connection or attempt (None while healthy)."""
         return self._reconnector.last_error
@@ -416,16 +421,22 @@ class Client:
         """A new stream of every event from now on (use before :meth:`start` to miss nothing)."""
         return EventStream(self)
 
-    async def messages(self, room: str | None = None) -> AsyncIterator[m.Message]:
-        """Async iterator over chat messages (of ``room``, or all), until the client closes."""
+    def messages(self, room: str | None = None) -> AsyncIterator[m.Message]:
+        """Async iterator over chat messages (of ``room``, or all) from *this call* on, until
+        the client closes. Like :meth:`events`, it subscribes at once, so create it before
+        the messages you want to see can arrive (e.g. before :meth:`start`)."""
         wanted = normalize_name(room) if room is not None else None
         stream = self.events()
-        try:
-            async for ev in stream:
-                if isinstance(ev, m.Message) and (wanted is None or ev.room == wanted):
-                    yield ev
-        finally:
-            stream.close()
+
+        async def only_messages() -> AsyncIterator[m.Message]:
+            try:
+                async for ev in stream:
+                    if isinstance(ev, m.Message) and (wanted is None or ev.room == wanted):
+                        yield ev
+            finally:
+                stream.close()
+
+        return only_messages()
 
     # ------------------------------------------------------------------ sending
 

@@ -141,9 +141,17 @@ class Reconnector:
         self.last_error: BaseException | None = None
         self.attempt = 0
         self.link: Link | None = None
+        self._retry_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<Reconnector {self.state.value} attempt={self.attempt}>"
+
+    @property
+    def retry_in(self) -> float | None:
+        """Seconds left before the next attempt while RECONNECTING (for a GUI countdown)."""
+        if self._retry_at is None:
+            return None
+        return max(0.0, self._retry_at - self._clock())
 
     # ------------------------------------------------------------------ control
 
@@ -224,7 +232,11 @@ class Reconnector:
                     ConnState.RECONNECTING, retry_in=delay, error=error, attempt=self.attempt
                 )
             )
-            await self._wait(delay)
+            self._retry_at = self._clock() + delay
+            try:
+                await self._wait(delay)
+            finally:
+                self._retry_at = None
         self._set(ConnectionStateChanged(ConnState.OFFLINE, error=self.last_error))
 
     async def _wait(self, delay: float) -> None:
