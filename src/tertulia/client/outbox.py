@@ -407,6 +407,8 @@ class Outbox:
             heapq.heappush(self._heap, (retried.ordinal, mid))
 
     def _maybe_compact(self) -> None:
+        if self.path is None:
+            return  # in memory only: there is no journal to compact
         if self._dead > self.compact_threshold and self._dead > len(self._entries):
             self._compact()
 
