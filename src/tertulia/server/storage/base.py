@@ -12,6 +12,13 @@ Contract that every implementation must honour (tests/server/test_storage_sqlite
 * ``(sender, msg_id)`` is unique: appending it again stores nothing and returns the original
   message with ``duplicate=True`` -- whatever room or text the resend names.
 * Appending also advances the sender's read marker in that room to the new ``seq``.
+* User names and (non-DM) room names are unique up to their confusable skeleton
+  (``tertulia.server.names.skeleton``): creating one whose skeleton is taken raises
+  :class:`NameTakenError` / :class:`RoomExistsError` exactly as for an equal name.
+* A closed room keeps its name but has no members; ``get_room`` returns it with
+  ``closed=True`` and the room lists leave it out.
+* Resume tokens are stored by their hash only; ``set_password`` and disabling an account
+  revoke every token of the user in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "BanRecord",
     "NameTakenError",
     "NewMessage",
+    "Role",
     "RoomExistsError",
+    "RoomPolicy",
     "RoomRecord",
     "Storage",
     "StorageError",
@@ -34,6 +44,7 @@ __all__ = [
 ]
 
 Visibility = Literal["public", "private", "dm"]
+Role = Literal["owner", "moderator", "member"]
 
 
 class StorageError(Exception):
@@ -69,6 +80,24 @@ class RoomRecord:
     created_by: str
     created_at: int  # Unix ms
     last_seq: int
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BanRecord:
+    room: str
+    user: str
+    banned_by: str
+    reason: str
+    created_at: int  # Unix ms
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPolicy:
+    """Who may do what in a room: roles above ``member``, and mutes (Unix ms or None)."""
+
+    roles: dict[str, Role]
+    mutes: dict[str, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +153,26 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def count_users(self) -> int: ...
 
+    @abc.abstractmethod
+    async def set_disabled(self, name: str, disabled: bool) -> bool:
+        """Disable or re-enable an account (disabling revokes its tokens); False if unknown."""
+
+    # -- resume tokens -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_token(self, user: str, token_hash: bytes, expires_at: int, *, keep: int) -> None:
+        """Store a token hash; keep only the ``keep`` newest tokens of ``user``."""
+
+    @abc.abstractmethod
+    async def token_user(self, token_hash: bytes, now: int) -> str | None:
+        """The user of an unexpired token, or None."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_hash: bytes) -> bool: ...
+
+    @abc.abstractmethod
+    async def revoke_tokens(self, user: str) -> int:
+        """Revoke every token of ``user``; return how many there were."""
+
     # -- rooms -------------------------------------------------------------------------------
     @abc.abstractmethod
     async def create_room(
@@ -151,7 +200,7 @@ class Storage(abc.ABC):
     async def members(self, room: str) -> list[str]: ...
 
     @abc.abstractmethod
-    async def add_member(self, room: str, user: str) -> bool:
+    async def add_member(self, room: str, user: str, role: Role = "member") -> bool:
         """Return True if newly added, False if already a member. :class:`UnknownRoomError`."""
 
     @abc.abstractmethod
@@ -160,6 +209,38 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def set_topic(self, room: str, topic: str) -> None: ...
+
+    @abc.abstractmethod
+    async def close_room(self, room: str) -> list[str]:
+        """Close a room: remove every member (returned) and refuse it from now on."""
+
+    # -- moderation --------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def room_policy(self, room: str) -> RoomPolicy: ...
+
+    @abc.abstractmethod
+    async def set_role(self, room: str, user: str, role: Role) -> bool:
+        """Change a member's role; False if ``user`` is not a member."""
+
+    @abc.abstractmethod
+    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> bool:
+        """Ban ``user`` and remove their membership at once; True if they were a member."""
+
+    @abc.abstractmethod
+    async def unban(self, room: str, user: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def is_banned(self, room: str, user: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def bans(self, room: str) -> list[BanRecord]: ...
+
+    @abc.abstractmethod
+    async def mute(self, room: str, user: str, muted_by: str, until: int | None) -> None:
+        """Mute ``user`` in ``room`` until ``until`` (Unix ms), or until lifted (None)."""
+
+    @abc.abstractmethod
+    async def unmute(self, room: str, user: str) -> bool: ...
 
     # -- messages ----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -46,10 +46,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
 
+from tertulia.server.names import skeleton
 from tertulia.server.storage.base import (
+    BanRecord,
     NameTakenError,
     NewMessage,
+    Role,
     RoomExistsError,
+    RoomPolicy,
     RoomRecord,
     Storage,
     StorageError,
@@ -476,7 +480,7 @@ def _now_ms() -> int:
 # ------------------------------------------------------------------------ row conversions
 
 _USER_COLS: Final = "name, password_hash, is_admin, created_at, disabled"
-_ROOM_COLS: Final = "name, visibility, topic, created_by, created_at, last_seq"
+_ROOM_COLS: Final = "name, visibility, topic, created_by, created_at, last_seq, closed"
 _MSG_COLS: Final = "room, seq, msg_id, sender, ts, text, kind"
 
 
@@ -498,6 +502,7 @@ def _room(row: Sequence[Any]) -> RoomRecord:
         created_by=str(row[3]),
         created_at=int(row[4]),
         last_seq=int(row[5]),
+        closed=bool(row[6]),
     )
 
 
@@ -533,18 +538,61 @@ def _create_user(
 ) -> UserRecord:
     now = _now_ms()
     cur = conn.execute(
-        "INSERT INTO users (name, password_hash, is_admin, disabled, created_at)"
-        " VALUES (?, ?, ?, 0, ?) ON CONFLICT (name) DO NOTHING",
-        (name, password_hash, int(is_admin), now),
+        "INSERT INTO users (name, password_hash, is_admin, disabled, created_at, skeleton)"
+        " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING",
+        (name, password_hash, int(is_admin), now, skeleton(name)),
     )
     if cur.rowcount != 1:
-        raise NameTakenError(f"user {name!r} already exists")
+        raise NameTakenError(f"user {name!r} (or a look-alike) already exists")
     return UserRecord(name, password_hash, is_admin, now, False)
 
 
 def _set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> bool:
     cur = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
-    return cur.rowcount == 1
+    if cur.rowcount != 1:
+        return False
+    conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
+    return True
+
+
+def _set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> bool:
+    cur = conn.execute("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
+    if cur.rowcount != 1:
+        return False
+    if disabled:
+        conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
+    return True
+
+
+def _add_token(
+    conn: sqlite3.Connection, user: str, token_hash: bytes, expires_at: int, keep: int
+) -> None:
+    now = _now_ms()
+    conn.execute("DELETE FROM tokens WHERE user = ? AND expires_at <= ?", (user, now))
+    conn.execute(
+        "INSERT INTO tokens (hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (token_hash, user, now, expires_at),
+    )
+    conn.execute(
+        "DELETE FROM tokens WHERE user = ? AND hash NOT IN"
+        " (SELECT hash FROM tokens WHERE user = ? ORDER BY created_at DESC LIMIT ?)",
+        (user, user, max(1, keep)),
+    )
+
+
+def _backfill_skeletons(conn: sqlite3.Connection) -> None:
+    """Give rows created before migration 0002 their skeleton (look-alike pairs keep NULL)."""
+    for table, where in (("users", ""), ("rooms", " AND visibility != 'dm'")):
+        names = [
+            r[0] for r in conn.execute(f"SELECT name FROM {table} WHERE skeleton IS NULL{where}")
+        ]
+        for name in names:
+            try:
+                conn.execute(
+                    f"UPDATE {table} SET skeleton = ? WHERE name = ?", (skeleton(name), name)
+                )
+            except sqlite3.IntegrityError:
+                log.warning("%s %r looks like another name; its skeleton stays unset", table, name)
 
 
 def _create_room(
@@ -556,26 +604,30 @@ def _create_room(
     members: tuple[str, ...],
 ) -> RoomRecord:
     now = _now_ms()
+    skel = None if visibility == "dm" else skeleton(name)
     cur = conn.execute(
-        "INSERT INTO rooms (name, visibility, topic, created_by, created_at, last_seq)"
-        " VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (name) DO NOTHING",
-        (name, visibility, topic, created_by, now),
+        "INSERT INTO rooms (name, visibility, topic, created_by, created_at, last_seq, skeleton)"
+        " VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+        (name, visibility, topic, created_by, now, skel),
     )
     if cur.rowcount != 1:
-        raise RoomExistsError(f"room {name!r} already exists")
+        raise RoomExistsError(f"room {name!r} (or a look-alike) already exists")
+    owner = created_by if visibility != "dm" else None
     conn.executemany(
-        "INSERT INTO members (room, user, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        [(name, user, now) for user in members],
+        "INSERT INTO members (room, user, joined_at, role) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [(name, user, now, "owner" if user == owner else "member") for user in members],
     )
     return RoomRecord(name, visibility, topic, created_by, now, 0)
 
 
-def _add_member(conn: sqlite3.Connection, room: str, user: str) -> bool:
+def _add_member(conn: sqlite3.Connection, room: str, user: str, role: Role) -> bool:
     if not _room_exists(conn, room):
         raise UnknownRoomError(f"no room {room!r}")
     cur = conn.execute(
-        "INSERT INTO members (room, user, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        (room, user, _now_ms()),
+        "INSERT INTO members (room, user, joined_at, role) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (room, user, _now_ms(), role),
     )
     return cur.rowcount == 1
 
@@ -583,6 +635,65 @@ def _add_member(conn: sqlite3.Connection, room: str, user: str) -> bool:
 def _remove_member(conn: sqlite3.Connection, room: str, user: str) -> bool:
     cur = conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
     return cur.rowcount == 1
+
+
+def _close_room(conn: sqlite3.Connection, room: str) -> list[str]:
+    if not _room_exists(conn, room):
+        raise UnknownRoomError(f"no room {room!r}")
+    rows = conn.execute("DELETE FROM members WHERE room = ? RETURNING user", (room,)).fetchall()
+    conn.execute("UPDATE rooms SET closed = 1 WHERE name = ?", (room,))
+    conn.execute("DELETE FROM mutes WHERE room = ?", (room,))
+    return sorted(str(r[0]) for r in rows)
+
+
+def _set_role(conn: sqlite3.Connection, room: str, user: str, role: Role) -> bool:
+    cur = conn.execute(
+        "UPDATE members SET role = ? WHERE room = ? AND user = ?", (role, room, user)
+    )
+    return cur.rowcount == 1
+
+
+def _ban(conn: sqlite3.Connection, room: str, user: str, by: str, reason: str) -> bool:
+    if not _room_exists(conn, room):
+        raise UnknownRoomError(f"no room {room!r}")
+    conn.execute(
+        "INSERT INTO bans (room, user, banned_by, reason, created_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (room, user) DO UPDATE SET banned_by = excluded.banned_by,"
+        " reason = excluded.reason",
+        (room, user, by, reason, _now_ms()),
+    )
+    conn.execute("DELETE FROM mutes WHERE room = ? AND user = ?", (room, user))
+    cur = conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
+    return cur.rowcount == 1
+
+
+def _mute(conn: sqlite3.Connection, room: str, user: str, by: str, until: int | None) -> None:
+    if not _room_exists(conn, room):
+        raise UnknownRoomError(f"no room {room!r}")
+    conn.execute(
+        "INSERT INTO mutes (room, user, muted_by, until, created_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (room, user) DO UPDATE SET muted_by = excluded.muted_by,"
+        " until = excluded.until",
+        (room, user, by, until, _now_ms()),
+    )
+
+
+def _room_policy(conn: sqlite3.Connection, room: str) -> RoomPolicy:
+    roles = {
+        str(u): cast(Role, str(r))
+        for u, r in conn.execute(
+            "SELECT user, role FROM members WHERE room = ? AND role != 'member'", (room,)
+        )
+    }
+    now = _now_ms()
+    mutes = {
+        str(u): (None if t is None else int(t))
+        for u, t in conn.execute(
+            "SELECT user, until FROM mutes WHERE room = ? AND (until IS NULL OR until > ?)",
+            (room, now),
+        )
+    }
+    return RoomPolicy(roles=roles, mutes=mutes)
 
 
 def _set_topic(conn: sqlite3.Connection, room: str, topic: str) -> None:
@@ -736,6 +847,7 @@ class SqliteStorage(Storage):
                 raise StorageError(f"{self.path}: cannot switch to WAL (journal_mode={journal})")
             self._configure(conn)
             apply_migrations(conn, load_migrations())
+            _backfill_skeletons(conn)
             for suffix in ("-wal", "-shm"):
                 _restrict(self.path.with_name(self.path.name + suffix))
         except BaseException:
@@ -854,6 +966,34 @@ class SqliteStorage(Storage):
         row = await self._read(lambda conn: _one(conn, "SELECT count(*) FROM users"))
         return int(row[0])
 
+    async def set_disabled(self, name: str, disabled: bool) -> bool:
+        return await self._write(lambda conn: _set_disabled(conn, name, disabled))
+
+    # -- resume tokens -----------------------------------------------------------------------
+
+    async def add_token(self, user: str, token_hash: bytes, expires_at: int, *, keep: int) -> None:
+        await self._write(lambda conn: _add_token(conn, user, token_hash, expires_at, keep))
+
+    async def token_user(self, token_hash: bytes, now: int) -> str | None:
+        row = await self._read(
+            lambda conn: _one(
+                conn, "SELECT user FROM tokens WHERE hash = ? AND expires_at > ?", (token_hash, now)
+            )
+        )
+        return None if row is None else str(row[0])
+
+    async def revoke_token(self, token_hash: bytes) -> bool:
+        return await self._write(
+            lambda conn: (
+                conn.execute("DELETE FROM tokens WHERE hash = ?", (token_hash,)).rowcount == 1
+            )
+        )
+
+    async def revoke_tokens(self, user: str) -> int:
+        return await self._write(
+            lambda conn: int(conn.execute("DELETE FROM tokens WHERE user = ?", (user,)).rowcount)
+        )
+
     # -- rooms -------------------------------------------------------------------------------
 
     async def create_room(
@@ -881,7 +1021,8 @@ class SqliteStorage(Storage):
     async def list_public_rooms(self) -> list[RoomRecord]:
         rows = await self._read(
             lambda conn: conn.execute(
-                f"SELECT {_ROOM_COLS} FROM rooms WHERE visibility = 'public' ORDER BY name"
+                f"SELECT {_ROOM_COLS} FROM rooms WHERE visibility = 'public' AND closed = 0"
+                " ORDER BY name"
             ).fetchall()
         )
         return [_room(row) for row in rows]
@@ -905,14 +1046,63 @@ class SqliteStorage(Storage):
         )
         return [str(row[0]) for row in rows]
 
-    async def add_member(self, room: str, user: str) -> bool:
-        return await self._write(lambda conn: _add_member(conn, room, user))
+    async def add_member(self, room: str, user: str, role: Role = "member") -> bool:
+        return await self._write(lambda conn: _add_member(conn, room, user, role))
 
     async def remove_member(self, room: str, user: str) -> bool:
         return await self._write(lambda conn: _remove_member(conn, room, user))
 
     async def set_topic(self, room: str, topic: str) -> None:
         await self._write(lambda conn: _set_topic(conn, room, topic))
+
+    async def close_room(self, room: str) -> list[str]:
+        return await self._write(lambda conn: _close_room(conn, room))
+
+    # -- moderation --------------------------------------------------------------------------
+
+    async def room_policy(self, room: str) -> RoomPolicy:
+        return await self._read(lambda conn: _room_policy(conn, room))
+
+    async def set_role(self, room: str, user: str, role: Role) -> bool:
+        return await self._write(lambda conn: _set_role(conn, room, user, role))
+
+    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> bool:
+        return await self._write(lambda conn: _ban(conn, room, user, banned_by, reason))
+
+    async def unban(self, room: str, user: str) -> bool:
+        return await self._write(
+            lambda conn: (
+                conn.execute("DELETE FROM bans WHERE room = ? AND user = ?", (room, user)).rowcount
+                == 1
+            )
+        )
+
+    async def is_banned(self, room: str, user: str) -> bool:
+        row = await self._read(
+            lambda conn: _one(conn, "SELECT 1 FROM bans WHERE room = ? AND user = ?", (room, user))
+        )
+        return row is not None
+
+    async def bans(self, room: str) -> list[BanRecord]:
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT room, user, banned_by, reason, created_at FROM bans WHERE room = ?"
+                " ORDER BY user",
+                (room,),
+            ).fetchall()
+        )
+        return [BanRecord(str(a), str(b), str(c), str(d), int(e)) for a, b, c, d, e in rows]
+
+    async def mute(self, room: str, user: str, muted_by: str, until: int | None) -> None:
+        await self._write(lambda conn: _mute(conn, room, user, muted_by, until))
+
+    async def unmute(self, room: str, user: str) -> bool:
+        return await self._write(
+            lambda conn: (
+                conn.execute("DELETE FROM mutes WHERE room = ? AND user = ?", (room, user)).rowcount
+                == 1
+            )
+        )
 
     # -- messages ----------------------------------------------------------------------------
 
