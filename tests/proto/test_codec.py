@@ -103,6 +103,17 @@ EXPLICIT_CLIENT: list[msgspec.Struct] = [
     m.Ping(id=17),
     m.Typing(room="general"),
     m.Pong(nonce=42),
+    m.Resume(id=18, token="dG9rZW4"),
+    m.ChangePassword(id=19, old_password="correct horse", new_password="battery staple"),
+    m.Kick(id=20, room="general", user="bob", reason="off topic"),
+    m.Ban(id=21, room="general", user="bob"),
+    m.Unban(id=22, room="general", user="bob"),
+    m.Bans(id=23, room="general"),
+    m.Mute(id=24, room="general", user="bob", seconds=600),
+    m.Unmute(id=25, room="general", user="bob"),
+    m.SetRole(id=26, room="general", user="bob", role="moderator"),
+    m.DisableUser(id=27, user="bob"),
+    m.CloseRoom(id=28, room="general"),
 ]
 EXPLICIT_SERVER: list[msgspec.Struct] = [
     m.HelloOk(id=1, version=1, server="tertulia/0.1.0", limits=LIMITS, heartbeat_interval=20.0),
@@ -125,6 +136,11 @@ EXPLICIT_SERVER: list[msgspec.Struct] = [
     m.RoomAdded(room=ROOM),
     m.ServerPing(nonce=42),
     m.ServerBye(code="shutting_down", message="bye"),
+    m.RoomRemoved(room="general", reason="banned", by="ana"),
+    m.RoleEvent(room="general", user="bob", role="moderator", by="ana"),
+    m.MutedEvent(room="general", user="bob", by="ana", until=1700000600000),
+    m.UnmutedEvent(room="general", user="bob", by="ana"),
+    m.BanList(id=23, room="general", bans=[m.BanEntry(user="bob", by="ana", ts=1)]),
 ]
 
 

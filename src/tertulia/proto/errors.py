@@ -45,6 +45,14 @@ class ErrorCode(StrEnum):
     TEXT_TOO_LONG = "text_too_long"
     INVALID_ARGUMENT = "invalid_argument"
     MSG_ID_CONFLICT = "msg_id_conflict"
+    # moderation and security
+    BANNED = "banned"
+    MUTED = "muted"
+    TOO_MANY_ROOMS = "too_many_rooms"
+    LOGIN_THROTTLED = "login_throttled"
+    ACCOUNT_DISABLED = "account_disabled"
+    SESSION_REVOKED = "session_revoked"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     # load and lifecycle
     RATE_LIMITED = "rate_limited"
     SLOW_CONSUMER = "slow_consumer"
@@ -62,6 +70,9 @@ FATAL_CODES = frozenset(
         ErrorCode.SLOW_CONSUMER,
         ErrorCode.TIMEOUT,
         ErrorCode.SHUTTING_DOWN,
+        ErrorCode.TOO_MANY_CONNECTIONS,
+        ErrorCode.ACCOUNT_DISABLED,
+        ErrorCode.SESSION_REVOKED,
     }
 )
 

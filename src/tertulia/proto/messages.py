@@ -18,8 +18,15 @@ import msgspec
 __all__ = [
     "MAX_SERVER_FRAME",
     "PROTOCOL_VERSION",
+    "Ban",
+    "BanEntry",
+    "BanList",
+    "Bans",
+    "ChangePassword",
     "ClientMessage",
+    "CloseRoom",
     "CreateRoom",
+    "DisableUser",
     "Error",
     "Hello",
     "HelloOk",
@@ -27,6 +34,7 @@ __all__ = [
     "HistoryPage",
     "Invite",
     "Join",
+    "Kick",
     "Leave",
     "Limits",
     "ListRooms",
@@ -39,6 +47,8 @@ __all__ = [
     "MemberList",
     "Members",
     "Message",
+    "Mute",
+    "MutedEvent",
     "Ok",
     "OpenDm",
     "Ping",
@@ -48,21 +58,28 @@ __all__ = [
     "PresenceEvent",
     "ReadEvent",
     "Register",
+    "Resume",
+    "RoleEvent",
     "RoomAdded",
     "RoomInfo",
     "RoomList",
+    "RoomRemoved",
     "RoomReply",
     "Send",
     "Sent",
     "ServerBye",
     "ServerMessage",
     "ServerPing",
+    "SetRole",
     "SetTopic",
     "Sync",
     "Synced",
     "TopicEvent",
     "Typing",
     "TypingEvent",
+    "Unban",
+    "Unmute",
+    "UnmutedEvent",
 ]
 
 PROTOCOL_VERSION = 1
@@ -79,6 +96,7 @@ MAX_SERVER_FRAME = 16 * 1024 * 1024
 Visibility = Literal["public", "private", "dm"]
 PresenceStatus = Literal["online", "away", "offline"]
 MessageKind = Literal["text", "me"]
+Role = Literal["owner", "moderator", "member"]
 
 
 class _Msg(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
@@ -96,6 +114,12 @@ class Limits(msgspec.Struct, kw_only=True):
     max_text: int
     max_history_page: int
     max_name: int
+    #: fields added by the security hardening; absent from older servers (defaults then)
+    max_topic: int = 512
+    max_rooms: int = 0
+    #: sustained ``send`` rate per user (messages per second) and the burst allowed above it
+    message_rate: float = 0.0
+    message_burst: int = 0
 
 
 class RoomInfo(msgspec.Struct, kw_only=True):
@@ -111,11 +135,22 @@ class RoomInfo(msgspec.Struct, kw_only=True):
     joined: bool = True
     #: for ``dm`` rooms: the other participant
     peer: str | None = None
+    #: this user's role in the room (``member`` in DMs and rooms not joined)
+    role: Role = "member"
 
 
 class Member(msgspec.Struct, kw_only=True):
     user: str
     presence: PresenceStatus
+    role: Role = "member"
+
+
+class BanEntry(msgspec.Struct, kw_only=True):
+    user: str
+    by: str
+    reason: str = ""
+    #: when the ban was made, Unix ms
+    ts: int = 0
 
 
 # --------------------------------------------------------------------------- client -> server
@@ -236,6 +271,81 @@ class Pong(_Msg, tag="pong"):
     nonce: int
 
 
+class Resume(_Msg, tag="resume"):
+    """Log in with the ``token`` of an earlier ``login_ok`` instead of a password."""
+
+    id: RequestId
+    token: str
+
+
+class ChangePassword(_Msg, tag="change_password"):
+    id: RequestId
+    old_password: str
+    new_password: str
+
+
+class Kick(_Msg, tag="kick"):
+    id: RequestId
+    room: str
+    user: str
+    reason: str = ""
+
+
+class Ban(_Msg, tag="ban"):
+    id: RequestId
+    room: str
+    user: str
+    reason: str = ""
+
+
+class Unban(_Msg, tag="unban"):
+    id: RequestId
+    room: str
+    user: str
+
+
+class Bans(_Msg, tag="bans"):
+    id: RequestId
+    room: str
+
+
+class Mute(_Msg, tag="mute"):
+    """Silence ``user`` in ``room`` for ``seconds`` (``null``: until ``unmute``)."""
+
+    id: RequestId
+    room: str
+    user: str
+    seconds: int | None = None
+
+
+class Unmute(_Msg, tag="unmute"):
+    id: RequestId
+    room: str
+    user: str
+
+
+class SetRole(_Msg, tag="set_role"):
+    id: RequestId
+    room: str
+    user: str
+    role: Role
+
+
+class DisableUser(_Msg, tag="disable_user"):
+    """Server admins only: disable (or re-enable) an account."""
+
+    id: RequestId
+    user: str
+    disabled: bool = True
+
+
+class CloseRoom(_Msg, tag="close_room"):
+    """Server admins only: close a room for good."""
+
+    id: RequestId
+    room: str
+
+
 ClientMessage = (
     Hello
     | Register
@@ -257,6 +367,17 @@ ClientMessage = (
     | Ping
     | Typing
     | Pong
+    | Resume
+    | ChangePassword
+    | Kick
+    | Ban
+    | Unban
+    | Bans
+    | Mute
+    | Unmute
+    | SetRole
+    | DisableUser
+    | CloseRoom
 )
 
 # --------------------------------------------------------------------------- server -> client
@@ -278,6 +399,9 @@ class LoginOk(_Msg, tag="login_ok"):
     id: RequestId
     user: str
     admin: bool = False
+    #: a resume token for ``resume`` (256 random bits, base64url), and its expiry (Unix ms)
+    token: str | None = None
+    token_expires: int | None = None
 
 
 class RoomReply(_Msg, tag="room"):
@@ -359,7 +483,9 @@ class TypingEvent(_Msg, tag="typing"):
 class MemberEvent(_Msg, tag="member"):
     room: str
     user: str
-    action: Literal["joined", "left", "invited"]
+    action: Literal["joined", "left", "invited", "kicked", "banned"]
+    #: for ``kicked`` and ``banned``: the moderator
+    by: str | None = None
 
 
 class TopicEvent(_Msg, tag="topic"):
@@ -379,6 +505,41 @@ class RoomAdded(_Msg, tag="room_added"):
     """You became a member of a room without asking (invitation, a DM opened by someone)."""
 
     room: RoomInfo
+
+
+class RoomRemoved(_Msg, tag="room_removed"):
+    """You are no longer a member of ``room``, not by your own ``leave``."""
+
+    room: str
+    reason: Literal["kicked", "banned", "closed"]
+    by: str | None = None
+
+
+class RoleEvent(_Msg, tag="role"):
+    room: str
+    user: str
+    role: Role
+    by: str
+
+
+class MutedEvent(_Msg, tag="muted"):
+    room: str
+    user: str
+    by: str
+    #: Unix ms when the mute ends; ``null``: until lifted
+    until: int | None = None
+
+
+class UnmutedEvent(_Msg, tag="unmuted"):
+    room: str
+    user: str
+    by: str
+
+
+class BanList(_Msg, tag="ban_list"):
+    id: RequestId
+    room: str
+    bans: list[BanEntry]
 
 
 class ServerPing(_Msg, tag="ping"):
@@ -415,6 +576,11 @@ ServerMessage = (
     | RoomAdded
     | ServerPing
     | ServerBye
+    | RoomRemoved
+    | RoleEvent
+    | MutedEvent
+    | UnmutedEvent
+    | BanList
 )
 
 CLIENT_TYPES: frozenset[str] = frozenset(
