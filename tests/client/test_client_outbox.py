@@ -163,3 +163,12 @@ def test_journal_is_compacted_when_mostly_dead(tmp_path: Path) -> None:
     assert len(lines) < 30
     with Outbox(path) as again:
         assert [e.msg_id for e in again] == [keep.msg_id]
+
+
+def test_many_acks_in_memory_do_not_touch_any_journal() -> None:
+    box = Outbox()
+    for i in range(1000):  # well past compact_threshold
+        e = box.add("r", f"m{i}")
+        assert box.next_pending() is e
+        box.mark_sent(e.msg_id, _ack(e, i + 1))
+    assert len(box) == 0 and box.unfinished == 0
