@@ -217,6 +217,9 @@ async def test_real_delays_follow_full_jitter_bounds() -> None:
     [
         (None, True),
         (ConnectionLost("x"), True),
+        (ConnectionLost("bye", "shutting_down"), True),
+        (ConnectionLost("bye", "account_disabled"), False),
+        (ServerError("login_throttled", "slow down"), True),
         (ConnectionResetError(), True),
         (TimeoutError(), True),
         (ssl.SSLError("handshake interrupted"), True),

@@ -78,6 +78,10 @@ Event: TypeAlias = (
     | m.TopicEvent
     | m.RoomAdded
     | m.ReadEvent
+    | m.RoomRemoved
+    | m.RoleEvent
+    | m.MutedEvent
+    | m.UnmutedEvent
     | m.Error
     | ConnectionStateChanged
 )
@@ -87,7 +91,9 @@ H = TypeVar("H", bound=Callable[..., Any])
 R = TypeVar("R", bound=msgspec.Struct)
 
 #: Errors from joining the constructor's ``rooms`` that no reconnect can fix.
-_JOIN_FATAL = frozenset({"room_not_found", "forbidden", "invalid_name", "invalid_argument"})
+_JOIN_FATAL = frozenset(
+    {"room_not_found", "forbidden", "invalid_name", "invalid_argument", "banned", "too_many_rooms"}
+)
 #: Seconds to hold the outbox after a transient refusal (``rate_limited``...) without a hint.
 _TRANSIENT_PAUSE = 1.0
 #: Seconds between cursor-file writes (the persisted cursor lags delivery by at most this).
@@ -705,9 +711,23 @@ class Client:
         elif isinstance(ev, m.RoomAdded):
             self._follow(ev.room)
             self._queue.put_nowait(ev)
+        elif isinstance(ev, m.RoomRemoved):
+            # kicked, banned or closed: stop following it (sync would no longer include it)
+            for d in (self._cursors, self._delivered, self._buffers):
+                d.pop(ev.room, None)
+            self._schedule_cursor_save()
+            self._queue.put_nowait(ev)
         elif isinstance(
             ev,
-            m.PresenceEvent | m.TypingEvent | m.MemberEvent | m.TopicEvent | m.ReadEvent | m.Error,
+            m.PresenceEvent
+            | m.TypingEvent
+            | m.MemberEvent
+            | m.TopicEvent
+            | m.ReadEvent
+            | m.RoleEvent
+            | m.MutedEvent
+            | m.UnmutedEvent
+            | m.Error,
         ):
             if isinstance(ev, m.Error):
                 log.warning("server error without a request: %s %s", ev.code, ev.message)

@@ -50,7 +50,13 @@ log = logging.getLogger("tertulia.client.reconnect")
 
 #: Server error codes that another attempt cannot fix: a person has to change something.
 NON_RETRYABLE_CODES = frozenset(
-    {"auth_failed", "unsupported_version", "registration_closed", "invalid_name"}
+    {
+        "auth_failed",
+        "unsupported_version",
+        "registration_closed",
+        "invalid_name",
+        "account_disabled",
+    }
 )
 
 
@@ -92,8 +98,10 @@ def is_retryable(exc: BaseException | None) -> bool:
     wrong credentials, a certificate that fails the trust policy, and an unsupported protocol
     version are not: retrying those would only hammer the server or hide an attack.
     """
-    if exc is None or isinstance(exc, ConnectionLost):
+    if exc is None:
         return True
+    if isinstance(exc, ConnectionLost):  # the server's bye/fatal error code, if it gave one
+        return exc.code not in NON_RETRYABLE_CODES
     if isinstance(exc, TrustError | ssl.SSLCertVerificationError):
         return False
     if isinstance(exc, ServerError):
