@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -152,6 +153,24 @@ class ServerError(Exception):
         self.params = err.params
 
 
+_PINNED: ssl.SSLContext | None = None
+
+
+def _pinned_context() -> ssl.SSLContext:
+    """One shared context: chain checks are replaced by the fingerprint comparison.
+
+    Built once because ``ssl.create_default_context()`` loads the system CA bundle, which
+    costs tens of milliseconds per connection.
+    """
+    global _PINNED
+    if _PINNED is None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        _PINNED = ctx
+    return _PINNED
+
+
 @dataclass
 class RawClient:
     """A minimal client: requests wait for their matching response; the rest are events."""
@@ -162,11 +181,21 @@ class RawClient:
     fingerprint: str
 
     @classmethod
-    async def connect(cls, host: str, port: int, *, fingerprint: str | None = None) -> RawClient:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        fingerprint: str | None = None,
+        sock: socket.socket | None = None,
+        ssl_ctx: ssl.SSLContext | None = None,
+    ) -> RawClient:
+        """Connect over TLS, checking ``fingerprint`` if given (``sock``: pre-made socket)."""
+        ctx = ssl_ctx or _pinned_context()
+        if sock is not None:
+            reader, writer = await asyncio.open_connection(sock=sock, ssl=ctx, server_hostname=host)
+        else:
+            reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
         fp = fingerprint_of(der)
         if fingerprint is not None and fp != fingerprint:

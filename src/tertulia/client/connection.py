@@ -73,8 +73,10 @@ DEFAULT_PORT = 7443
 #: the party we chose to trust, so the client only guards against absurd sizes.
 _MAX_INBOUND_FRAME = m.MAX_SERVER_FRAME
 _READ_SIZE = 65536
-#: Extra seconds of silence tolerated on top of two heartbeat intervals before giving up.
-_HEARTBEAT_GRACE = 10.0
+#: Extra seconds of silence tolerated on top of two heartbeat intervals before giving up (at
+#: most; half an interval for short intervals), so a half-open link is noticed within
+#: ``2 * interval + 5`` seconds: 35 s with the default 15 s interval.
+_HEARTBEAT_GRACE = 5.0
 
 R = TypeVar("R", bound=msgspec.Struct)
 EventCallback = Callable[[m.ServerMessage], None]
@@ -405,7 +407,7 @@ class Connection:
     async def _watchdog(self, interval: float) -> None:
         """Ping a quiet server; abort the connection when it stays silent far too long."""
         interval = max(1.0, float(interval))
-        dead_after = 2 * interval + _HEARTBEAT_GRACE
+        dead_after = 2 * interval + min(_HEARTBEAT_GRACE, interval / 2)
         pinged_at = 0.0
         while not self._closed.is_set():
             await asyncio.sleep(interval / 4)

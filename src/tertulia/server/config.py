@@ -61,9 +61,9 @@ class LimitsConfig:
 @dataclass(slots=True)
 class HeartbeatConfig:
     #: idle seconds before the server pings a connection
-    interval: float = 20.0
+    interval: float = 15.0
     #: seconds to wait for the pong before dropping the connection
-    timeout: float = 20.0
+    timeout: float = 15.0
     #: seconds a user's session (presence, room routes) is held after their last connection
     #: drops, so a quick reconnect is invisible to others
     session_grace: float = 30.0
