@@ -1,0 +1,620 @@
+"""Painting: message rows (grouped by author, day separators, the unread divider, own-message
+state), room rows (unread and mention badges, presence) and member rows. Avatars are circles
+with initials in a colour derived from the name.
+
+One function computes a message row's geometry (:meth:`MessageDelegate.layout`) and both
+painting and hit-testing (links, "Retry") use it, so what is clicked is what was drawn.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QDate,
+    QLocale,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTextDocument,
+    QTextOption,
+)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFrame,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTextBrowser,
+    QWidget,
+)
+
+from tertulia.gui import theme as themes
+from tertulia.gui.models import Role, format_time
+from tertulia.gui.textfmt import avatar_color, initials, render_html
+
+__all__ = ["MemberDelegate", "MessageDelegate", "RoomDelegate", "paint_avatar"]
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("MessageView", text)
+
+
+def paint_avatar(
+    p: QPainter, rect: QRect | QRectF, name: str, *, presence: str | None = None, ring: str = ""
+) -> None:
+    """A filled circle with the name's initials; optionally a presence dot."""
+    t = themes.current()
+    r = QRectF(rect)
+    p.save()
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(avatar_color(name, dark=t.dark)))
+    p.drawEllipse(r)
+    f = QFont(p.font())
+    f.setBold(True)
+    f.setPixelSize(max(8, int(r.height() * 0.40)))
+    p.setFont(f)
+    p.setPen(QColor("#ffffff"))
+    p.drawText(r, Qt.AlignmentFlag.AlignCenter, initials(name))
+    if presence is not None:
+        d = max(8.0, r.width() * 0.34)
+        dot = QRectF(r.right() - d + 1, r.bottom() - d + 1, d, d)
+        color = {"online": t.online, "away": t.away}.get(presence, t.offline)
+        p.setBrush(QColor(color))
+        p.setPen(QPen(QColor(ring or t.surface), 2))
+        p.drawEllipse(dot)
+    p.restore()
+
+
+def day_label(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    today = date.today()
+    if d == today:
+        return _tr("Today")
+    if d == today - timedelta(days=1):
+        return _tr("Yesterday")
+    qd = QDate(d.year, d.month, d.day)
+    fmt = "dddd, d MMMM" if d.year == today.year else "dddd, d MMMM yyyy"
+    text = QLocale().toString(qd, fmt)
+    return text[:1].upper() + text[1:]
+
+
+@dataclass
+class _Layout:
+    top: int  # y of the message part (after separators)
+    day: QRect | None
+    divider: QRect | None
+    avatar: QRect | None
+    header: QRect | None
+    text: QRect
+    status: QRect | None  # failed line
+    height: int
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Paints one timeline row. See the module docstring."""
+
+    #: ``(msg_id, action)`` with action "retry" or "discard"
+    actionClicked = Signal(str, str)
+
+    PAD_X = 20
+    AVATAR = 38
+    GAP = 12
+    RIGHT = 84
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._docs: OrderedDict[tuple[object, ...], QTextDocument] = OrderedDict()
+        self.needle = ""
+        self.me = ""
+
+    # ------------------------------------------------------------------ geometry
+
+    def text_x(self) -> int:
+        return self.PAD_X + self.AVATAR + self.GAP
+
+    def text_width(self, total: int) -> int:
+        return max(120, total - self.text_x() - self.RIGHT)
+
+    def clear_cache(self) -> None:
+        self._docs.clear()
+
+    def document(self, index: Index, width: int, font: QFont) -> QTextDocument:
+        t = themes.current()
+        text = index.data(Role.Text) or ""
+        kind = index.data(Role.MsgKind)
+        key = (index.data(Role.Key), text, width, self.needle, t.name, font.toString(), kind)
+        doc = self._docs.get(key)
+        if doc is not None:
+            self._docs.move_to_end(key)
+            return doc
+        doc = QTextDocument()
+        doc.setDocumentMargin(0)
+        doc.setDefaultFont(font)
+        opt = QTextOption()
+        opt.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        doc.setDefaultTextOption(opt)
+        body = render_html(
+            text,
+            me=self.me,
+            link_color=t.link,
+            mention_style=f"background-color:{t.mention_bg};color:{t.link};font-weight:600",
+            needle=self.needle,
+            mark_style=f"background-color:{t.match_bg}",
+        )
+        color = t.muted if index.data(Role.State) in ("pending", "sending") else t.text
+        if kind == "me":
+            sender = index.data(Role.Sender) or ""
+            body = f"<i><b>{sender}</b> {body}</i>"
+        doc.setDefaultStyleSheet(f"body {{ color: {color}; }}")
+        doc.setHtml(f"<body>{body}</body>")
+        doc.setTextWidth(width)
+        self._docs[key] = doc
+        while len(self._docs) > 3000:
+            self._docs.popitem(last=False)
+        return doc
+
+    def layout(self, option: QStyleOptionViewItem, index: Index) -> _Layout:
+        font = option.font
+        fm = QFontMetrics(font)
+        rect = option.rect
+        y = rect.top()
+        day = divider = avatar = header = status = None
+        if index.data(Role.DayStart):
+            day = QRect(rect.left(), y, rect.width(), fm.height() + 26)
+            y += day.height()
+        if index.data(Role.UnreadDivider):
+            divider = QRect(rect.left(), y, rect.width(), fm.height() + 10)
+            y += divider.height()
+        kind = index.data(Role.Kind)
+        tx = rect.left() + self.text_x()
+        tw = self.text_width(rect.width())
+        if kind == "event":
+            text = QRect(tx, y + 6, tw, fm.height())
+            return _Layout(rect.top(), day, divider, None, None, text, None, text.bottom() + 6 - y)
+        show_header = bool(index.data(Role.ShowHeader))
+        top = y
+        if show_header:
+            y += 10
+            avatar = QRect(rect.left() + self.PAD_X, y + 2, self.AVATAR, self.AVATAR)
+            bold = QFont(font)
+            bold.setBold(True)
+            header = QRect(tx, y, tw, QFontMetrics(bold).height())
+            y += header.height() + 2
+        else:
+            y += 2
+        doc = self.document(index, tw, font)
+        text = QRect(tx, y, tw, int(doc.size().height()) + 1)
+        y = text.bottom() + 1
+        if index.data(Role.State) == "failed":
+            status = QRect(tx, y + 2, tw, fm.height() + 4)
+            y = status.bottom() + 1
+        bottom = max(y, avatar.bottom() if avatar is not None else y)
+        height = bottom - rect.top() + 4
+        return _Layout(top, day, divider, avatar, header, text, status, height)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        view = self.parent()
+        width = (
+            view.viewport().width() if isinstance(view, QAbstractScrollArea) else opt.rect.width()
+        )
+        opt.rect = QRect(0, 0, max(width, 300), 100)
+        return QSize(opt.rect.width(), self.layout(opt, index).height)
+
+    # ------------------------------------------------------------------ painting
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        t = themes.current()
+        lay = self.layout(option, index)
+        rect = option.rect
+        fm = QFontMetrics(option.font)
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        msg_rect = QRect(rect.left(), lay.top, rect.width(), rect.bottom() - lay.top + 1)
+        if lay.day is not None:
+            self._paint_day(p, lay.day, index.data(Role.DayStart), option.font)
+        if lay.divider is not None:
+            self._paint_divider(p, lay.divider, option.font)
+            msg_rect.setTop(lay.divider.bottom() + 1)
+        match = index.data(Role.Match) or 0
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        selected = bool(option.state & QStyle.StateFlag.State_HasFocus) and bool(
+            option.state & QStyle.StateFlag.State_Selected
+        )
+        bg = None
+        if index.data(Role.Mention):
+            bg = QColor(t.mention_bg)
+        if match == 2:
+            bg = QColor(t.match_bg)
+            bg.setAlpha(110)
+        elif hovered or selected:
+            bg = bg or QColor(t.hover)
+        if bg is not None:
+            p.fillRect(msg_rect, bg)
+        if index.data(Role.Mention):
+            p.fillRect(
+                QRect(msg_rect.left(), msg_rect.top(), 3, msg_rect.height()), QColor(t.mention_bar)
+            )
+        if selected:
+            p.setPen(QPen(QColor(t.accent), 1))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(msg_rect.adjusted(1, 0, -2, -1))
+        if index.data(Role.Kind) == "event":
+            f = QFont(option.font)
+            f.setPointSizeF(f.pointSizeF() * 0.92)
+            p.setFont(f)
+            p.setPen(QColor(t.muted))
+            when = format_time(index.data(Role.Ts))
+            p.drawText(
+                lay.text,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                f"→  {index.data(Role.Text)}   ·   {when}",
+            )
+            p.restore()
+            return
+        sender = index.data(Role.Sender) or ""
+        if lay.avatar is not None:
+            paint_avatar(p, lay.avatar, sender)
+        if lay.header is not None:
+            bold = QFont(option.font)
+            bold.setBold(True)
+            p.setFont(bold)
+            p.setPen(QColor(avatar_color(sender, dark=t.dark) if not t.dark else t.text))
+            name_w = QFontMetrics(bold).horizontalAdvance(sender)
+            p.drawText(
+                lay.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, sender
+            )
+            small = QFont(option.font)
+            small.setPointSizeF(small.pointSizeF() * 0.85)
+            p.setFont(small)
+            p.setPen(QColor(t.muted))
+            p.drawText(
+                lay.header.adjusted(name_w + 8, 0, 0, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                format_time(index.data(Role.Ts)),
+            )
+        elif hovered:
+            small = QFont(option.font)
+            small.setPointSizeF(small.pointSizeF() * 0.78)
+            p.setFont(small)
+            p.setPen(QColor(t.muted))
+            p.drawText(
+                QRect(rect.left(), lay.text.top(), self.text_x() - 6, fm.height()),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                format_time(index.data(Role.Ts)),
+            )
+        doc = self.document(index, lay.text.width(), option.font)
+        p.translate(lay.text.topLeft())
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        doc.documentLayout().draw(p, ctx)
+        p.translate(-lay.text.topLeft())
+        self._paint_state(p, option, index, lay)
+        p.restore()
+
+    def _paint_state(
+        self, p: QPainter, option: QStyleOptionViewItem, index: Index, lay: _Layout
+    ) -> None:
+        t = themes.current()
+        state = index.data(Role.State)
+        if not state:
+            return
+        small = QFont(option.font)
+        small.setPointSizeF(small.pointSizeF() * 0.82)
+        p.setFont(small)
+        fm = QFontMetrics(small)
+        right = QRect(
+            lay.text.right() + 8,
+            lay.text.top(),
+            self.RIGHT - 16,
+            QFontMetrics(option.font).height(),
+        )
+        if state in ("pending", "sending"):
+            p.setPen(QColor(t.muted))
+            p.drawText(
+                right, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _tr("sending…")
+            )
+        elif state == "sent":
+            p.setPen(QColor(t.success))
+            p.drawText(
+                right,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                "✓ " + _tr("sent"),
+            )
+        elif state == "failed" and lay.status is not None:
+            retry, discard = self.action_rects(option, index, lay)
+            p.setPen(QColor(t.danger))
+            reason = index.data(Role.Error) or ""
+            label = _tr("Not sent") + (f": {reason}" if reason else "")
+            avail = lay.status.width() - retry.width() - discard.width() - 24
+            p.drawText(
+                QRect(lay.status.left(), lay.status.top(), avail, lay.status.height()),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                "⚠ " + fm.elidedText(label, Qt.TextElideMode.ElideRight, avail - 20),
+            )
+            bold = QFont(small)
+            bold.setBold(True)
+            p.setFont(bold)
+            p.setPen(QColor(t.link))
+            p.drawText(retry, Qt.AlignmentFlag.AlignCenter, _tr("Retry"))
+            p.setPen(QColor(t.muted))
+            p.drawText(discard, Qt.AlignmentFlag.AlignCenter, _tr("Discard"))
+
+    def action_rects(
+        self, option: QStyleOptionViewItem, index: Index, lay: _Layout | None = None
+    ) -> tuple[QRect, QRect]:
+        lay = lay or self.layout(option, index)
+        assert lay.status is not None
+        small = QFont(option.font)
+        small.setPointSizeF(small.pointSizeF() * 0.82)
+        small.setBold(True)
+        fm = QFontMetrics(small)
+        dw = fm.horizontalAdvance(_tr("Discard")) + 12
+        rw = fm.horizontalAdvance(_tr("Retry")) + 12
+        s = lay.status
+        discard = QRect(s.right() - dw, s.top(), dw, s.height())
+        retry = QRect(discard.left() - rw - 4, s.top(), rw, s.height())
+        return retry, discard
+
+    def _paint_day(self, p: QPainter, r: QRect, iso: str, font: QFont) -> None:
+        t = themes.current()
+        f = QFont(font)
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 0.85)
+        p.setFont(f)
+        fm = QFontMetrics(f)
+        label = day_label(iso)
+        w = fm.horizontalAdvance(label) + 28
+        h = fm.height() + 8
+        cy = r.center().y() + 2
+        p.setPen(QPen(QColor(t.border), 1))
+        p.drawLine(r.left() + self.PAD_X, cy, r.right() - self.PAD_X, cy)
+        pill = QRectF(r.center().x() - w / 2, cy - h / 2, w, h)
+        p.setBrush(QColor(t.surface))
+        p.drawRoundedRect(pill, h / 2, h / 2)
+        p.setPen(QColor(t.muted))
+        p.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)
+
+    def _paint_divider(self, p: QPainter, r: QRect, font: QFont) -> None:
+        t = themes.current()
+        f = QFont(font)
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 0.8)
+        p.setFont(f)
+        fm = QFontMetrics(f)
+        label = _tr("New messages")
+        w = fm.horizontalAdvance(label) + 16
+        cy = r.center().y()
+        color = QColor(t.divider)
+        p.setPen(QPen(color, 1))
+        p.drawLine(r.left() + self.PAD_X, cy, r.right() - self.PAD_X - w - 4, cy)
+        pill = QRectF(r.right() - self.PAD_X - w, cy - fm.height() / 2 - 2, w, fm.height() + 4)
+        path = QPainterPath()
+        path.addRoundedRect(pill, 4, 4)
+        p.fillPath(path, color)
+        p.setPen(QColor("#ffffff"))
+        p.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)
+
+    # ------------------------------------------------------------------ hit testing
+
+    def anchor_at(self, option: QStyleOptionViewItem, index: Index, pos: QPoint) -> str:
+        lay = self.layout(option, index)
+        if not lay.text.contains(pos) or index.data(Role.Kind) != "message":
+            return ""
+        doc = self.document(index, lay.text.width(), option.font)
+        return doc.documentLayout().anchorAt(QPointF(pos - lay.text.topLeft()))
+
+    def action_at(self, option: QStyleOptionViewItem, index: Index, pos: QPoint) -> str:
+        if index.data(Role.State) != "failed":
+            return ""
+        lay = self.layout(option, index)
+        if lay.status is None:
+            return ""
+        retry, discard = self.action_rects(option, index, lay)
+        if retry.contains(pos):
+            return "retry"
+        if discard.contains(pos):
+            return "discard"
+        return ""
+
+    def text_rect(self, option: QStyleOptionViewItem, index: Index) -> QRect:
+        return self.layout(option, index).text
+
+    # ------------------------------------------------------------------ selection overlay
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
+        ed = SelectableText(parent)
+        return ed
+
+    def setEditorData(self, editor: QWidget, index: Index) -> None:
+        if isinstance(editor, SelectableText):
+            view = self.parent()
+            font = view.font() if isinstance(view, QWidget) else editor.font()
+            width = (
+                self.text_width(view.viewport().width())
+                if isinstance(view, QAbstractScrollArea)
+                else 300
+            )
+            editor.setFont(font)
+            editor.setDocument(self.document(index, width, font).clone(editor))
+
+    def updateEditorGeometry(
+        self, editor: QWidget, option: QStyleOptionViewItem, index: Index
+    ) -> None:
+        r = self.layout(option, index).text
+        editor.setGeometry(r.adjusted(0, 0, 0, 2))
+
+    def setModelData(self, editor: QWidget, model: object, index: Index) -> None:
+        pass  # read-only
+
+
+class SelectableText(QTextBrowser):
+    """The read-only overlay that makes a message's text selectable (and its links work)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setOpenExternalLinks(True)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.setStyleSheet("QTextBrowser { background: transparent; border: none; }")
+        self.viewport().setAutoFillBackground(False)
+        self.setContentsMargins(0, 0, 0, 0)
+        self.setViewportMargins(0, 0, 0, 0)
+
+
+# --------------------------------------------------------------------------- rooms
+
+
+class RoomDelegate(QStyledItemDelegate):
+    """A sidebar row: section header, or room with icon/avatar, name and badges."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        fm = QFontMetrics(option.font)
+        if index.data(Role.Kind) == "header":
+            return QSize(200, fm.height() + 22)
+        return QSize(200, fm.height() + 14)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        t = themes.current()
+        r = option.rect
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if index.data(Role.Kind) == "header":
+            f = QFont(option.font)
+            f.setBold(True)
+            f.setPointSizeF(f.pointSizeF() * 0.8)
+            f.setCapitalization(QFont.Capitalization.AllUppercase)
+            f.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 106)
+            p.setFont(f)
+            p.setPen(QColor(t.sidebar_muted))
+            p.drawText(
+                r.adjusted(18, 8, -8, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                index.data(Qt.ItemDataRole.DisplayRole),
+            )
+            p.restore()
+            return
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        box = QRectF(r.adjusted(8, 1, -8, -1))
+        if selected or hovered:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.sidebar_selected if selected else t.sidebar_hover))
+            p.drawRoundedRect(box, 7, 7)
+        unread = int(index.data(Role.Unread) or 0)
+        loud = int(index.data(Role.Mentions) or 0)
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        fm = QFontMetrics(option.font)
+        x = int(box.left()) + 10
+        cy = r.center().y()
+        if index.data(Role.IsDm):
+            s = fm.height() + 2
+            paint_avatar(
+                p,
+                QRect(x, cy - s // 2, s, s),
+                name,
+                presence=index.data(Role.Presence),
+                ring=t.sidebar_selected if selected else t.sidebar,
+            )
+            x += s + 10
+        else:
+            icon_font = QFont(option.font)
+            icon_font.setBold(True)
+            p.setFont(icon_font)
+            p.setPen(QColor(t.sidebar_selected_text if selected else t.sidebar_muted))
+            icon = "#" if index.data(Role.Visibility) != "private" else "🔒"
+            p.drawText(QRect(x, r.top(), 18, r.height()), Qt.AlignmentFlag.AlignCenter, icon)
+            x += 26
+        # badge
+        badge_w = 0
+        if unread or loud:
+            f = QFont(option.font)
+            f.setBold(True)
+            f.setPointSizeF(f.pointSizeF() * 0.8)
+            p.setFont(f)
+            bfm = QFontMetrics(f)
+            count = loud if loud else unread
+            text = str(count) if count < 100 else "99+"
+            if loud:
+                text = ("@ " if not index.data(Role.IsDm) else "") + text
+            bw = max(bfm.height() + 4, bfm.horizontalAdvance(text) + 12)
+            bh = bfm.height() + 2
+            badge = QRectF(box.right() - 8 - bw, cy - bh / 2, bw, bh)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.divider if loud else t.badge))
+            p.drawRoundedRect(badge, bh / 2, bh / 2)
+            p.setPen(QColor(t.badge_text))
+            p.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+            badge_w = bw + 12
+        f = QFont(option.font)
+        f.setBold(bool(unread) or selected)
+        p.setFont(f)
+        color = (
+            t.sidebar_selected_text if selected else (t.sidebar_text if unread else t.sidebar_muted)
+        )
+        p.setPen(QColor(color))
+        text_rect = QRect(x, r.top(), int(box.right()) - x - badge_w - 6, r.height())
+        p.drawText(
+            text_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(f).elidedText(name, Qt.TextElideMode.ElideRight, text_rect.width()),
+        )
+        p.restore()
+
+
+class MemberDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return QSize(180, QFontMetrics(option.font).height() + 18)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        t = themes.current()
+        r = option.rect
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if option.state & QStyle.StateFlag.State_MouseOver:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.hover))
+            p.drawRoundedRect(QRectF(r.adjusted(6, 1, -6, -1)), 6, 6)
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        presence = index.data(Role.Presence)
+        s = r.height() - 10
+        paint_avatar(
+            p, QRect(r.left() + 14, r.top() + 5, s, s), name, presence=presence, ring=t.surface_alt
+        )
+        p.setFont(option.font)
+        p.setPen(QColor(t.text if presence != "offline" else t.muted))
+        p.drawText(
+            r.adjusted(14 + s + 10, 0, -8, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            name,
+        )
+        p.restore()

@@ -1,0 +1,629 @@
+"""Qt item models: one item per message, per room, per member.
+
+They hold plain data and know nothing of the network; :mod:`tertulia.gui.store` fills them.
+Every model answers ``Qt.DisplayRole`` (and ``AccessibleTextRole``) with a complete sentence,
+so a screen reader walking a view hears each message, room or member as one item.
+
+Message ordering: confirmed messages (with a ``seq``) sort by ``seq``; local event lines
+("bob joined") sort right after the message that was last when they happened; the user's own
+messages not yet confirmed by a ``message`` event stay at the bottom in sending order. A
+message is never shown twice: rows are keyed by ``seq`` and pending rows by ``msg_id``, and a
+confirmed message replaces its pending row.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QCoreApplication,
+    QDateTime,
+    QLocale,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from tertulia.gui.textfmt import mentions_user
+
+__all__ = [
+    "GROUP_GAP_MS",
+    "MemberModel",
+    "MessageModel",
+    "MessageRow",
+    "Role",
+    "RoomItem",
+    "RoomListModel",
+]
+
+#: messages of one author closer together than this share one header
+GROUP_GAP_MS = 5 * 60 * 1000
+_PENDING_BASE = float("inf")
+_counter = itertools.count()
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class Role(IntEnum):
+    """Custom data roles shared by the models and delegates."""
+
+    Kind = Qt.ItemDataRole.UserRole + 1  # "message" | "event" | "header" | "room" | "member"
+    Sender = Qt.ItemDataRole.UserRole + 2
+    Text = Qt.ItemDataRole.UserRole + 3
+    Ts = Qt.ItemDataRole.UserRole + 4
+    MsgKind = Qt.ItemDataRole.UserRole + 5  # "text" | "me"
+    State = Qt.ItemDataRole.UserRole + 6  # "" | "pending" | "sending" | "sent" | "failed"
+    Own = Qt.ItemDataRole.UserRole + 7
+    Mention = Qt.ItemDataRole.UserRole + 8
+    ShowHeader = Qt.ItemDataRole.UserRole + 9
+    DayStart = Qt.ItemDataRole.UserRole + 10  # the row starts a new day: its local date
+    UnreadDivider = Qt.ItemDataRole.UserRole + 11
+    Seq = Qt.ItemDataRole.UserRole + 12
+    MsgId = Qt.ItemDataRole.UserRole + 13
+    Error = Qt.ItemDataRole.UserRole + 14
+    Match = Qt.ItemDataRole.UserRole + 15  # 0 none, 1 match, 2 current match
+    RoomName = Qt.ItemDataRole.UserRole + 20
+    Unread = Qt.ItemDataRole.UserRole + 21
+    Mentions = Qt.ItemDataRole.UserRole + 22
+    IsDm = Qt.ItemDataRole.UserRole + 23
+    Presence = Qt.ItemDataRole.UserRole + 24
+    Topic = Qt.ItemDataRole.UserRole + 25
+    Visibility = Qt.ItemDataRole.UserRole + 26
+    Key = Qt.ItemDataRole.UserRole + 27  # a stable identity for caches
+
+
+def _tr(text: str, n: int = -1) -> str:
+    return QCoreApplication.translate("Models", text, None, n)
+
+
+def local_date(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000).astimezone()
+
+
+def format_time(ts_ms: int) -> str:
+    """The local time of day, in the current locale's short format."""
+    dt = QDateTime.fromMSecsSinceEpoch(ts_ms).toLocalTime()
+    return QLocale().toString(dt.time(), QLocale.FormatType.ShortFormat)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(slots=True)
+class MessageRow:
+    """One line of a room's timeline."""
+
+    kind: str  # "message" | "event"
+    sender: str
+    text: str
+    ts: int  # Unix ms
+    seq: int | None = None
+    msg_id: str = ""
+    msg_kind: str = "text"
+    state: str = ""  # own messages: pending/sending/sent/failed
+    error: str = ""
+    own: bool = False
+    mention: bool = False
+    match: int = 0
+    # sort key: (seq or anchor seq, tiebreak)
+    key: tuple[float, int] = (0.0, 0)
+    uid: int = field(default_factory=lambda: next(_counter))
+
+    @property
+    def pending(self) -> bool:
+        return self.seq is None and self.kind == "message"
+
+
+class MessageModel(QAbstractListModel):
+    """A room's timeline. See the module docstring for the ordering rules."""
+
+    def __init__(self, room: str, me: str = "", parent: Any = None) -> None:
+        super().__init__(parent)
+        self.room = room
+        self.me = me
+        self.rows: list[MessageRow] = []
+        self._keys: list[tuple[float, int]] = []
+        self._seqs: set[int] = set()
+        self._pending: dict[str, MessageRow] = {}
+        self.first_unread: int | None = None
+
+    # ------------------------------------------------------------------ Qt API
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if self.rows[index.row()].kind == "message":
+            f |= Qt.ItemFlag.ItemIsEditable  # the read-only text selection overlay
+        return f
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        i = index.row()
+        r = self.rows[i]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return self.spoken(r)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            dt = QDateTime.fromMSecsSinceEpoch(r.ts).toLocalTime()
+            return QLocale().toString(dt, QLocale.FormatType.LongFormat)
+        match role:
+            case Role.Kind:
+                return r.kind
+            case Role.Sender:
+                return r.sender
+            case Role.Text:
+                return r.text
+            case Role.Ts:
+                return r.ts
+            case Role.MsgKind:
+                return r.msg_kind
+            case Role.State:
+                return r.state
+            case Role.Own:
+                return r.own
+            case Role.Mention:
+                return r.mention
+            case Role.ShowHeader:
+                return self.show_header(i)
+            case Role.DayStart:
+                return self.day_start(i)
+            case Role.UnreadDivider:
+                return self.divider_at(i)
+            case Role.Seq:
+                return r.seq
+            case Role.MsgId:
+                return r.msg_id
+            case Role.Error:
+                return r.error
+            case Role.Match:
+                return r.match
+            case Role.Key:
+                return r.uid
+        return None
+
+    def spoken(self, r: MessageRow) -> str:
+        when = format_time(r.ts)
+        if r.kind == "event":
+            return f"{when}: {r.text}"
+        if r.msg_kind == "me":
+            body = f"* {r.sender} {r.text}"
+        else:
+            body = _tr("%1 at %2: %3").replace("%1", r.sender).replace("%2", when)
+            body = body.replace("%3", r.text)
+        status = {
+            "pending": _tr("sending"),
+            "sending": _tr("sending"),
+            "failed": _tr("failed"),
+        }.get(r.state)
+        return f"{body} ({status})" if status else body
+
+    # ------------------------------------------------------------------ derived flags
+
+    def day_start(self, i: int) -> str:
+        """The ISO date if row ``i`` is the first of its local day, else ``""``."""
+        d = local_date(self.rows[i].ts).date()
+        if i == 0 or local_date(self.rows[i - 1].ts).date() != d:
+            return d.isoformat()
+        return ""
+
+    def divider_at(self, i: int) -> bool:
+        r = self.rows[i]
+        if self.first_unread is None or r.seq is None or r.seq < self.first_unread:
+            return False
+        prev = next((p for p in reversed(self.rows[:i]) if p.seq is not None), None)
+        return prev is None or prev.seq is None or prev.seq < self.first_unread
+
+    def show_header(self, i: int) -> bool:
+        r = self.rows[i]
+        if r.kind != "message" or r.msg_kind == "me" or i == 0:
+            return True
+        p = self.rows[i - 1]
+        return (
+            p.kind != "message"
+            or p.msg_kind == "me"
+            or p.sender != r.sender
+            or r.ts - p.ts > GROUP_GAP_MS
+            or bool(self.day_start(i))
+            or self.divider_at(i)
+        )
+
+    # ------------------------------------------------------------------ changes
+
+    def _insert(self, row: MessageRow) -> int:
+        pos = bisect.bisect_right(self._keys, row.key)
+        self.beginInsertRows(QModelIndex(), pos, pos)
+        self.rows.insert(pos, row)
+        self._keys.insert(pos, row.key)
+        self.endInsertRows()
+        self._touch(pos + 1)
+        return pos
+
+    def _remove(self, pos: int) -> None:
+        self.beginRemoveRows(QModelIndex(), pos, pos)
+        del self.rows[pos]
+        del self._keys[pos]
+        self.endRemoveRows()
+        self._touch(pos)
+
+    def _touch(self, pos: int) -> None:
+        if 0 <= pos < len(self.rows):
+            idx = self.index(pos)
+            self.dataChanged.emit(idx, idx)
+
+    def _is_mention(self, sender: str, text: str) -> bool:
+        return sender != self.me and mentions_user(text, self.me)
+
+    def has_seq(self, seq: int) -> bool:
+        return seq in self._seqs
+
+    @property
+    def min_seq(self) -> int | None:
+        return next((r.seq for r in self.rows if r.seq is not None), None)
+
+    @property
+    def max_seq(self) -> int:
+        return max(self._seqs, default=0)
+
+    def add_messages(self, msgs: list[Any]) -> list[MessageRow]:
+        """Merge confirmed messages (protocol ``Message`` structs) by seq; return the new rows.
+
+        A message whose ``msg_id`` is one of our pending rows replaces that row.
+        """
+        new = [msg for msg in msgs if msg.seq not in self._seqs]
+        if not new:
+            return []
+        new.sort(key=lambda msg: msg.seq)
+        added: list[MessageRow] = []
+        # a block older than everything loaded (a history page): one insert, not one per row
+        if self.rows and not self._pending and new[-1].seq < (self.min_seq or 0):
+            rows = [self._row_of(msg) for msg in new]
+            self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
+            self.rows[0:0] = rows
+            self._keys[0:0] = [r.key for r in rows]
+            self._seqs.update(r.seq for r in rows if r.seq is not None)
+            self.endInsertRows()
+            self._touch(len(rows))
+            return rows
+        for msg in new:
+            row = self._row_of(msg)
+            pending = self._pending.pop(msg.msg_id, None) if msg.sender == self.me else None
+            if pending is not None:
+                row.state = "sent"
+                self._remove(self.rows.index(pending))
+            self._seqs.add(msg.seq)
+            self._insert(row)
+            added.append(row)
+        return added
+
+    def _row_of(self, msg: Any) -> MessageRow:
+        return MessageRow(
+            kind="message",
+            sender=msg.sender,
+            text=msg.text,
+            ts=msg.ts,
+            seq=msg.seq,
+            msg_id=msg.msg_id,
+            msg_kind=msg.kind,
+            own=msg.sender == self.me,
+            mention=self._is_mention(msg.sender, msg.text),
+            key=(float(msg.seq), 0),
+        )
+
+    def add_event(self, text: str, ts: int | None = None) -> None:
+        """A local line such as "bob joined", placed after the latest message."""
+        anchor = float(self.max_seq)
+        row = MessageRow(
+            kind="event",
+            sender="",
+            text=text,
+            ts=ts if ts is not None else int(time.time() * 1000),
+            key=(anchor, 1 + next(_counter)),
+        )
+        self._insert(row)
+
+    def upsert_pending(
+        self,
+        *,
+        msg_id: str,
+        text: str,
+        kind: str,
+        state: str,
+        created: float,
+        error: str = "",
+        ordinal: int | None = None,
+    ) -> None:
+        """Add or update one of our own messages that is not confirmed yet."""
+        row = self._pending.get(msg_id)
+        if row is None:
+            if any(r.msg_id == msg_id and r.seq is not None for r in self.rows):
+                return  # already confirmed: a late outbox notification
+            row = MessageRow(
+                kind="message",
+                sender=self.me,
+                text=text,
+                ts=int(created * 1000),
+                msg_id=msg_id,
+                msg_kind=kind,
+                state=state,
+                error=error,
+                own=True,
+                key=(_PENDING_BASE, ordinal if ordinal is not None else next(_counter)),
+            )
+            self._pending[msg_id] = row
+            self._insert(row)
+            return
+        row.state = state
+        row.error = error
+        self._touch(self.rows.index(row))
+
+    def pending_rows(self) -> list[MessageRow]:
+        return list(self._pending.values())
+
+    def remove_pending(self, msg_id: str) -> None:
+        row = self._pending.pop(msg_id, None)
+        if row is not None:
+            self._remove(self.rows.index(row))
+
+    def set_first_unread(self, seq: int | None) -> None:
+        """Where the "new messages" divider goes (None: nowhere)."""
+        if seq == self.first_unread:
+            return
+        self.first_unread = seq
+        if self.rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1))
+
+    def row_of_seq(self, seq: int) -> int | None:
+        pos = bisect.bisect_left(self._keys, (float(seq), 0))
+        if pos < len(self.rows) and self.rows[pos].seq == seq:
+            return pos
+        return None
+
+    def row_of_msg_id(self, msg_id: str) -> int | None:
+        return next((i for i, r in enumerate(self.rows) if r.msg_id == msg_id), None)
+
+    def first_unread_row(self) -> int | None:
+        if self.first_unread is None:
+            return None
+        return next(
+            (
+                i
+                for i, r in enumerate(self.rows)
+                if r.seq is not None and r.seq >= self.first_unread
+            ),
+            None,
+        )
+
+    def set_matches(self, rows: list[int], current: int | None) -> None:
+        """Mark search results (``rows``) and the current one."""
+        wanted = set(rows)
+        for i, r in enumerate(self.rows):
+            m = 2 if i == current else (1 if i in wanted else 0)
+            if r.match != m:
+                r.match = m
+                self._touch(i)
+
+    def find(self, needle: str) -> list[int]:
+        """Rows whose text or author contains ``needle`` (case-insensitive), oldest first."""
+        n = needle.casefold().strip()
+        if not n:
+            return []
+        return [
+            i
+            for i, r in enumerate(self.rows)
+            if r.kind == "message" and (n in r.text.casefold() or n in r.sender.casefold())
+        ]
+
+
+# --------------------------------------------------------------------------- rooms
+
+
+@dataclass(slots=True)
+class RoomItem:
+    name: str
+    visibility: str = "public"
+    topic: str = ""
+    peer: str | None = None
+    unread: int = 0
+    mentions: int = 0
+    presence: str = "offline"
+
+    @property
+    def is_dm(self) -> bool:
+        return self.visibility == "dm"
+
+    @property
+    def label(self) -> str:
+        return self.peer or self.name if self.is_dm else self.name
+
+
+class RoomListModel(QAbstractListModel):
+    """The sidebar: a "Rooms" section header, the rooms, a "Direct messages" header, the DMs.
+
+    Header rows are not selectable. Rooms keep alphabetical order.
+    """
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[RoomItem | str] = []
+        self._items: dict[str, RoomItem] = {}
+        self._rebuild_rows()
+
+    def _rebuild_rows(self) -> None:
+        rooms = sorted((r for r in self._items.values() if not r.is_dm), key=lambda r: r.name)
+        dms = sorted((r for r in self._items.values() if r.is_dm), key=lambda r: r.label)
+        self._rows = ["rooms", *rooms, "dms", *dms]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        if isinstance(self._rows[index.row()], str):
+            return Qt.ItemFlag.ItemIsEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        item = self._rows[index.row()]
+        if isinstance(item, str):
+            title = _tr("Rooms") if item == "rooms" else _tr("Direct messages")
+            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+                return title
+            if role == Role.Kind:
+                return "header"
+            if role == Role.RoomName:
+                return ""
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.label
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            parts = [item.label]
+            if item.unread:
+                parts.append(_tr("%n unread message(s)", item.unread))
+            if item.mentions:
+                parts.append(_tr("%n mention(s)", item.mentions))
+            return ", ".join(parts)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item.topic or item.label
+        match role:
+            case Role.Kind:
+                return "room"
+            case Role.RoomName:
+                return item.name
+            case Role.Unread:
+                return item.unread
+            case Role.Mentions:
+                return item.mentions
+            case Role.IsDm:
+                return item.is_dm
+            case Role.Presence:
+                return item.presence
+            case Role.Topic:
+                return item.topic
+            case Role.Visibility:
+                return item.visibility
+        return None
+
+    # ------------------------------------------------------------------ changes
+
+    def item(self, name: str) -> RoomItem | None:
+        return self._items.get(name)
+
+    def names(self) -> list[str]:
+        """Room names in display order."""
+        return [r.name for r in self._rows if isinstance(r, RoomItem)]
+
+    def upsert(self, item: RoomItem) -> None:
+        if item.name in self._items:
+            old = self._items[item.name]
+            if old.label == item.label and old.visibility == item.visibility:
+                self._items[item.name] = item
+                self._changed(item.name)
+                return
+        self.beginResetModel()
+        self._items[item.name] = item
+        self._rebuild_rows()
+        self.endResetModel()
+
+    def remove(self, name: str) -> None:
+        if name not in self._items:
+            return
+        self.beginResetModel()
+        del self._items[name]
+        self._rebuild_rows()
+        self.endResetModel()
+
+    def update(self, name: str, **changes: Any) -> None:
+        item = self._items.get(name)
+        if item is None:
+            return
+        dirty = False
+        for key, value in changes.items():
+            if getattr(item, key) != value:
+                setattr(item, key, value)
+                dirty = True
+        if dirty:
+            self._changed(name)
+
+    def set_presence(self, user: str, status: str) -> None:
+        for item in self._items.values():
+            if item.peer == user and item.presence != status:
+                item.presence = status
+                self._changed(item.name)
+
+    def _changed(self, name: str) -> None:
+        row = self.row_of(name)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx)
+
+    def row_of(self, name: str) -> int | None:
+        for i, r in enumerate(self._rows):
+            if isinstance(r, RoomItem) and r.name == name:
+                return i
+        return None
+
+    def total_unread(self) -> tuple[int, int]:
+        """(unread messages, mentions and DM messages) over all rooms."""
+        unread = sum(r.unread for r in self._items.values())
+        loud = sum(r.mentions for r in self._items.values())
+        return unread, loud
+
+
+# --------------------------------------------------------------------------- members
+
+
+class MemberModel(QAbstractListModel):
+    """A room's members with their presence: online first, then away, then offline."""
+
+    _ORDER = {"online": 0, "away": 1, "offline": 2}
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._members: list[tuple[str, str]] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._members)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._members):
+            return None
+        user, presence = self._members[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return user
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            label = {
+                "online": _tr("online"),
+                "away": _tr("away"),
+                "offline": _tr("offline"),
+            }.get(presence, presence)
+            return f"{user}, {label}"
+        if role == Role.Presence:
+            return presence
+        if role == Role.Kind:
+            return "member"
+        return None
+
+    def set_members(self, members: dict[str, str]) -> None:
+        self.beginResetModel()
+        self._members = sorted(members.items(), key=lambda kv: (self._ORDER.get(kv[1], 3), kv[0]))
+        self.endResetModel()
+
+    def users(self) -> list[str]:
+        return [u for u, _ in self._members]
+
+    def online_count(self) -> int:
+        return sum(1 for _, p in self._members if p != "offline")

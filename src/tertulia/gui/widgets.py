@@ -1,0 +1,603 @@
+"""The main window's building blocks: message view, composer, connection banner, header bits.
+
+None of these knows about the network; they show models and emit signals.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QPointF,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from tertulia.client import ConnectionStateChanged, ConnState
+from tertulia.gui.delegates import MessageDelegate, SelectableText, paint_avatar
+from tertulia.gui.i18n import describe_error
+from tertulia.gui.models import MessageModel, Role
+from tertulia.gui.textfmt import EMOJI
+
+__all__ = ["Avatar", "Composer", "ConnectionBanner", "MessageView", "Toast", "TypingLabel"]
+
+#: the banner stays hidden for blips shorter than this (ms)
+BANNER_DELAY_MS = 1500
+
+
+class MessageView(QListView):
+    """The timeline: a list view (one accessible item per message) with a custom delegate.
+
+    Keeps the bottom in view while new messages arrive (if it was there), keeps the position
+    when older history is inserted above, asks for more history near the top, and turns a
+    press on a message's text into a selectable overlay (so text can be selected and copied).
+    """
+
+    nearTop = Signal()
+    atBottomChanged = Signal(bool)
+    actionClicked = Signal(str, str)  # msg_id, "retry" | "discard"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MessageView")
+        self.setAccessibleName(QCoreApplication.translate("MessageView", "Messages"))
+        self.delegate = MessageDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(False)
+        self.setWordWrap(True)
+        self.setMouseTracking(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.verticalScrollBar().setSingleStep(24)
+        self._stick = True
+        self._anchor: int | None = None
+        self._overlay: QModelIndex | None = None
+        self._forwarding = False
+        sb = self.verticalScrollBar()
+        sb.rangeChanged.connect(self._range_changed)
+        sb.valueChanged.connect(self._value_changed)
+
+    # ------------------------------------------------------------------ model
+
+    def set_room_model(self, model: MessageModel | None) -> None:
+        self._close_overlay()
+        old = self.model()
+        if isinstance(old, MessageModel):
+            old.rowsAboutToBeInserted.disconnect(self._about_to_insert)
+        self.setModel(model)
+        if model is not None:
+            model.rowsAboutToBeInserted.connect(self._about_to_insert)
+        self._stick = True
+        self.scroll_to_end()
+
+    def _about_to_insert(self, parent: QModelIndex, first: int, last: int) -> None:
+        model = self.model()
+        if model is not None and first == 0 and model.rowCount() > 0 and not self._stick:
+            sb = self.verticalScrollBar()
+            self._anchor = sb.maximum() - sb.value()
+
+    def _range_changed(self, lo: int, hi: int) -> None:
+        sb = self.verticalScrollBar()
+        if self._stick:
+            sb.setValue(hi)
+        elif self._anchor is not None:
+            sb.setValue(hi - self._anchor)
+            self._anchor = None
+
+    def _value_changed(self, value: int) -> None:
+        sb = self.verticalScrollBar()
+        stick = value >= sb.maximum() - 8
+        if stick != self._stick:
+            self._stick = stick
+            self.atBottomChanged.emit(stick)
+        if value <= 40 and sb.maximum() > 0:
+            self.nearTop.emit()
+
+    def at_bottom(self) -> bool:
+        return self._stick
+
+    def scroll_to_end(self) -> None:
+        self._stick = True
+        self.scrollToBottom()
+        QTimer.singleShot(0, self._finish_scroll)
+
+    def _finish_scroll(self) -> None:
+        if self._stick:
+            sb = self.verticalScrollBar()
+            sb.setValue(sb.maximum())
+
+    def scroll_to_row(self, row: int, *, center: bool = False) -> None:
+        model = self.model()
+        if model is None or not 0 <= row < model.rowCount():
+            return
+        self._stick = False
+        idx = model.index(row, 0)
+        hint = (
+            QAbstractItemView.ScrollHint.PositionAtCenter
+            if center
+            else QAbstractItemView.ScrollHint.PositionAtTop
+        )
+        self.scrollTo(idx, hint)
+        self.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def refresh_layout(self) -> None:
+        self.delegate.clear_cache()
+        self.scheduleDelayedItemsLayout()
+        self.viewport().update()
+
+    def resizeEvent(self, e: QResizeEvent) -> None:
+        super().resizeEvent(e)
+        if self._stick:
+            QTimer.singleShot(0, self._finish_scroll)
+
+    # ------------------------------------------------------------------ mouse
+
+    def _option_for(self, index: QModelIndex) -> QStyleOptionViewItem:
+        opt = QStyleOptionViewItem()
+        self.initViewItemOption(opt)
+        opt.rect = self.visualRect(index)
+        opt.font = self.font()
+        return opt
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        pos = e.position().toPoint()
+        index = self.indexAt(pos)
+        if index.isValid() and e.button() == Qt.MouseButton.LeftButton:
+            opt = self._option_for(index)
+            action = self.delegate.action_at(opt, index, pos)
+            if action:
+                self.actionClicked.emit(index.data(Role.MsgId), action)
+                return
+            if index.data(Role.Kind) == "message" and self.delegate.text_rect(opt, index).contains(
+                pos
+            ):
+                self.setCurrentIndex(index)
+                editor = self._open_overlay(index)
+                if editor is not None:
+                    self._forwarding = True
+                    self._forward(e, editor)
+                    return
+        self._close_overlay()
+        super().mousePressEvent(e)
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:
+        editor = self._overlay_widget()
+        if self._forwarding and editor is not None:
+            self._forward(e, editor)
+            return
+        pos = e.position().toPoint()
+        index = self.indexAt(pos)
+        cursor = Qt.CursorShape.ArrowCursor
+        if index.isValid():
+            opt = self._option_for(index)
+            if self.delegate.anchor_at(opt, index, pos) or self.delegate.action_at(opt, index, pos):
+                cursor = Qt.CursorShape.PointingHandCursor
+            elif index.data(Role.Kind) == "message" and self.delegate.text_rect(
+                opt, index
+            ).contains(pos):
+                cursor = Qt.CursorShape.IBeamCursor
+        self.viewport().setCursor(cursor)
+        super().mouseMoveEvent(e)
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:
+        editor = self._overlay_widget()
+        if self._forwarding and editor is not None:
+            self._forwarding = False
+            self._forward(e, editor)
+            return
+        super().mouseReleaseEvent(e)
+
+    def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:
+        editor = self._overlay_widget()
+        if editor is not None and editor.geometry().contains(e.position().toPoint()):
+            self._forward(e, editor)
+            return
+        super().mouseDoubleClickEvent(e)
+
+    def _forward(self, e: QMouseEvent, editor: SelectableText) -> None:
+        local = QPointF(editor.viewport().mapFrom(self.viewport(), e.position().toPoint()))
+        ev = QMouseEvent(
+            e.type(), local, e.globalPosition(), e.button(), e.buttons(), e.modifiers()
+        )
+        QApplication.sendEvent(editor.viewport(), ev)
+
+    def _open_overlay(self, index: QModelIndex) -> SelectableText | None:
+        if self._overlay is not None and self._overlay == index:
+            return self._overlay_widget()
+        self._close_overlay()
+        self.openPersistentEditor(index)
+        self._overlay = QModelIndex(index)
+        return self._overlay_widget()
+
+    def _overlay_widget(self) -> SelectableText | None:
+        if self._overlay is None or not self._overlay.isValid():
+            return None
+        w = self.indexWidget(self._overlay)
+        return w if isinstance(w, SelectableText) else None
+
+    def _close_overlay(self) -> None:
+        if self._overlay is not None:
+            if self._overlay.isValid() and self.isPersistentEditorOpen(self._overlay):
+                self.closePersistentEditor(self._overlay)
+            self._overlay = None
+        self._forwarding = False
+
+    def selected_text(self) -> str:
+        w = self._overlay_widget()
+        if w is not None and w.textCursor().hasSelection():
+            return w.textCursor().selectedText().replace("\u2029", "\n")
+        idx = self.currentIndex()
+        return str(idx.data(Role.Text) or "") if idx.isValid() else ""
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.matches(QKeySequence.StandardKey.Copy):
+            text = self.selected_text()
+            if text:
+                QGuiApplication.clipboard().setText(text)
+            return
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            idx = self.currentIndex()
+            if idx.isValid() and idx.data(Role.State) == "failed":
+                self.actionClicked.emit(idx.data(Role.MsgId), "retry")
+                return
+        super().keyPressEvent(e)
+
+    def _menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid() or index.data(Role.Kind) != "message":
+            return
+        tr = QCoreApplication.translate
+        menu = QMenu(self)
+        opt = self._option_for(index)
+        link = self.delegate.anchor_at(opt, index, pos)
+        selected = self.selected_text() if self._overlay == index else ""
+        if selected and selected != index.data(Role.Text):
+            menu.addAction(tr("MessageView", "Copy selection")).triggered.connect(
+                lambda: QGuiApplication.clipboard().setText(selected)
+            )
+        menu.addAction(tr("MessageView", "Copy text")).triggered.connect(
+            lambda: QGuiApplication.clipboard().setText(str(index.data(Role.Text)))
+        )
+        if link:
+            menu.addAction(tr("MessageView", "Open link")).triggered.connect(
+                lambda: QDesktopServices.openUrl(QUrl(link))
+            )
+            menu.addAction(tr("MessageView", "Copy link")).triggered.connect(
+                lambda: QGuiApplication.clipboard().setText(link)
+            )
+        if index.data(Role.State) == "failed":
+            mid = index.data(Role.MsgId)
+            menu.addSeparator()
+            menu.addAction(tr("MessageView", "Retry")).triggered.connect(
+                lambda: self.actionClicked.emit(mid, "retry")
+            )
+            menu.addAction(tr("MessageView", "Discard")).triggered.connect(
+                lambda: self.actionClicked.emit(mid, "discard")
+            )
+        menu.popup(self.viewport().mapToGlobal(pos))
+
+
+class Composer(QPlainTextEdit):
+    """Enter sends, Shift+Enter starts a new line; grows with its text up to a few lines.
+
+    ``:shortcode:`` turns into its emoji as soon as the closing colon is typed.
+    """
+
+    submitted = Signal(str)
+    typing = Signal()
+
+    MAX_LINES = 8
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Composer")
+        self.setTabChangesFocus(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.document().setDocumentMargin(4)
+        self.textChanged.connect(self._changed)
+        self._adjusting = False
+        self._fit()
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if e.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+                return
+            if (
+                e.modifiers() == Qt.KeyboardModifier.NoModifier
+                or e.modifiers() == Qt.KeyboardModifier.KeypadModifier
+            ):
+                text = self.toPlainText()
+                if text.strip():
+                    self.submitted.emit(text)
+                return
+        super().keyPressEvent(e)
+
+    def _changed(self) -> None:
+        if self._adjusting:
+            return
+        text = self.toPlainText()
+        if text.strip():
+            self.typing.emit()
+        cur = self.textCursor()
+        before = text[: cur.position()]
+        mo = re.search(r":([a-z0-9_+-]{1,32}):$", before)
+        if mo and mo.group(1) in EMOJI:
+            self._adjusting = True
+            cur.movePosition(cur.MoveOperation.Left, cur.MoveMode.KeepAnchor, len(mo.group(0)))
+            cur.insertText(EMOJI[mo.group(1)])
+            self._adjusting = False
+        self._fit()
+
+    def _fit(self) -> None:
+        fm = QFontMetrics(self.font())
+        lines = max(1, min(self.MAX_LINES, int(self.document().size().height())))
+        h = lines * fm.lineSpacing() + 2 * int(self.document().documentMargin()) + 6
+        self.setFixedHeight(h)
+
+    def resizeEvent(self, e: QResizeEvent) -> None:
+        super().resizeEvent(e)
+        self._fit()
+
+    def changeEvent(self, e: QEvent) -> None:
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.FontChange:
+            self._fit()
+
+
+class ConnectionBanner(QFrame):
+    """Says honestly what the connection is doing, without flickering on short blips.
+
+    Appears only when the connection has been down for :data:`BANNER_DELAY_MS`, then shows
+    "Reconnecting in N s… [Retry now]" (counting down) or "Connecting…"; once connected again
+    it shows "Connected" briefly and hides. A client that gave up (wrong password, changed
+    certificate) shows the reason at once, with a button to log in again.
+    """
+
+    retryClicked = Signal()
+    loginClicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Banner")
+        self.setAccessibleName(QCoreApplication.translate("Banner", "Connection status"))
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(16, 7, 12, 7)
+        self.icon = QLabel("", self)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.button = QPushButton(self)
+        self.button.setObjectName("BannerButton")
+        self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.button.clicked.connect(self._clicked)
+        lay.addWidget(self.icon)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.button)
+        self.hide()
+        self._state = ConnState.CONNECTED
+        self._deadline: float | None = None
+        self._error = ""
+        self._appear = QTimer(self, singleShot=True, interval=BANNER_DELAY_MS)
+        self._appear.timeout.connect(self._show_now)
+        self._tick = QTimer(self, interval=250)
+        self._tick.timeout.connect(self._render)
+        self._hide = QTimer(self, singleShot=True, interval=1500)
+        self._hide.timeout.connect(self.hide)
+        self.down_since: float | None = None
+
+    def set_state(self, ev: ConnectionStateChanged) -> None:
+        self._state = ev.state
+        if ev.state is ConnState.CONNECTED:
+            self._appear.stop()
+            self._tick.stop()
+            self.down_since = None
+            if self.isVisible() and self.property("severity") != "ok":
+                self._set_severity("ok")
+                self._render()
+                self._hide.start()
+            return
+        self._hide.stop()
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+        self._deadline = (
+            time.monotonic() + ev.retry_in
+            if ev.state is ConnState.RECONNECTING and ev.retry_in is not None
+            else None
+        )
+        if ev.state is ConnState.OFFLINE:
+            self._error = describe_error(ev.error) if ev.error is not None else ""
+            self._set_severity("error")
+            self._show_now()
+            return
+        self._set_severity("warning")
+        if self.isVisible():
+            self._render()
+        elif not self._appear.isActive():
+            self._appear.start()
+
+    def _set_severity(self, value: str) -> None:
+        self.setProperty("severity", value)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        for w in (self.label, self.icon, self.button):
+            w.style().unpolish(w)
+            w.style().polish(w)
+
+    def _show_now(self) -> None:
+        self._render()
+        self.show()
+        if self._state is not ConnState.OFFLINE:
+            self._tick.start()
+
+    def _render(self) -> None:
+        tr = QCoreApplication.translate
+        self.button.show()
+        if self._state is ConnState.CONNECTED:
+            self.icon.setText("✓")
+            self.label.setText(tr("Banner", "Connected"))
+            self.button.hide()
+        elif self._state is ConnState.OFFLINE:
+            self.icon.setText("⛔")
+            text = tr("Banner", "Disconnected.")
+            self.label.setText(f"{text} {self._error}".strip())
+            self.button.setText(tr("Banner", "Log in again"))
+        elif self._state is ConnState.RECONNECTING and self._deadline is not None:
+            left = max(0, int(round(self._deadline - time.monotonic() + 0.49)))
+            self.icon.setText("⟳")
+            if left > 0:
+                self.label.setText(
+                    tr("Banner", "Connection lost. Reconnecting in %n s…", None, left)
+                )
+            else:
+                self.label.setText(tr("Banner", "Connection lost. Reconnecting…"))
+            self.button.setText(tr("Banner", "Retry now"))
+        else:
+            self.icon.setText("⟳")
+            self.label.setText(tr("Banner", "Connection lost. Connecting…"))
+            self.button.setText(tr("Banner", "Retry now"))
+
+    def _clicked(self) -> None:
+        if self._state is ConnState.OFFLINE:
+            self.loginClicked.emit()
+        else:
+            self.retryClicked.emit()
+
+    def changeEvent(self, e: QEvent) -> None:
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.LanguageChange and self.isVisible():
+            self._render()
+
+
+class TypingLabel(QLabel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("TypingLabel")
+        self.setContentsMargins(22, 0, 0, 0)
+        self.setFixedHeight(QFontMetrics(self.font()).height() + 6)
+        self._users: list[str] = []
+
+    def set_users(self, users: list[str]) -> None:
+        self._users = users
+        self._render()
+
+    def _render(self) -> None:
+        tr = QCoreApplication.translate
+        u = self._users
+        if not u:
+            text = ""
+        elif len(u) == 1:
+            text = tr("Typing", "%1 is typing…").replace("%1", u[0])
+        elif len(u) == 2:
+            text = tr("Typing", "%1 and %2 are typing…").replace("%1", u[0]).replace("%2", u[1])
+        else:
+            text = tr("Typing", "Several people are typing…")
+        self.setText(text)
+
+    def changeEvent(self, e: QEvent) -> None:
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.LanguageChange:
+            self._render()
+
+
+class Avatar(QWidget):
+    """A round avatar with initials (and an optional presence dot) as a widget."""
+
+    def __init__(self, name: str = "", size: int = 32, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.presence: str | None = None
+        self.ring = ""
+        self.setFixedSize(QSize(size, size))
+
+    def set_name(self, name: str, presence: str | None = None) -> None:
+        self.name = name
+        self.presence = presence
+        self.update()
+
+    def paintEvent(self, e: QEvent) -> None:
+        p = QPainter(self)
+        paint_avatar(
+            p, self.rect().adjusted(0, 0, -1, -1), self.name, presence=self.presence, ring=self.ring
+        )
+        p.end()
+
+
+class Toast(QLabel):
+    """A short message floating over the bottom of its parent, for a few seconds."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.setStyleSheet(
+            "background: rgba(30,32,40,235); color: white; border-radius: 8px; padding: 8px 14px;"
+        )
+        f = QFont(self.font())
+        self.setFont(f)
+        self.hide()
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.hide)
+
+    def show_message(self, text: str, ms: int = 4000) -> None:
+        self.setText(text)
+        parent = self.parentWidget()
+        assert parent is not None
+        w = min(parent.width() - 40, max(260, self.fontMetrics().horizontalAdvance(text) + 40))
+        self.setFixedWidth(w)
+        self.adjustSize()
+        self.move((parent.width() - w) // 2, parent.height() - self.height() - 16)
+        self.raise_()
+        self.show()
+        self._timer.start(ms)
+
+
+def make_action(parent: QWidget, shortcut: QKeySequence | str, slot: object) -> QAction:
+    act = QAction(parent)
+    act.setShortcut(QKeySequence(shortcut))
+    act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    act.triggered.connect(slot)
+    parent.addAction(act)
+    return act
