@@ -114,3 +114,11 @@ def test_invalid_parameters() -> None:
         FailureThrottle(0, 1)
     with pytest.raises(ValueError):
         ConnectionCounter(0, 1)
+
+
+def test_connection_counter_total_only_for_exempt_keys() -> None:
+    conns: ConnectionCounter[str] = ConnectionCounter(max_per_key=1, max_total=3)
+    assert conns.acquire(None) and conns.acquire(None) and conns.acquire("a")
+    assert not conns.acquire(None) and conns.total == 3
+    conns.release(None)
+    assert conns.total == 2 and conns.acquire(None)

@@ -9,18 +9,21 @@ be acknowledged, then close storage.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
-import socket
 import ssl
 import time
 from pathlib import Path
 
-from tertulia.proto import ErrorCode
+from tertulia.proto import ErrorCode, encode
+from tertulia.proto import messages as m
 from tertulia.server.bus.base import Bus
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.config import ServerConfig
+from tertulia.server.guard import Guard
 from tertulia.server.hub import Hub
+from tertulia.server.listener import Listener
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
 from tertulia.server.status import start_status_socket
@@ -54,8 +57,11 @@ class Server:
         self.hub = Hub(self.storage, session_grace=config.heartbeat.session_grace, bus=self.bus)
         self.sessions: set[Session] = set()
         self.identity: ServerIdentity | None = None
+        self.guard = Guard(config.limits)
+        #: connections closed by the server, by the code it gave (operators, tests)
+        self.closes: collections.Counter[str] = collections.Counter()
         self._ssl: ssl.SSLContext | None = None
-        self._listener: asyncio.Server | None = None
+        self._listener: Listener | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._status: asyncio.Server | None = None
@@ -79,6 +85,9 @@ class Server:
         snap["pre_login"] = sum(1 for s in self.sessions if s.user is None)
         snap["session_grace"] = self.config.heartbeat.session_grace
         snap["tasks"] = len(asyncio.all_tasks())
+        snap["handshaking"] = self._listener.handshaking if self._listener else 0
+        snap["limits"] = self.guard.status()
+        snap["closes"] = dict(self.closes)
         snap["rss_kb"] = _rss_kb()
         return snap
 
@@ -94,32 +103,52 @@ class Server:
             self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
         await self.storage.open()
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
-        self._listener = await asyncio.start_server(
-            self._accept,
-            host=cfg.host,
-            port=cfg.port,
-            ssl=self._ssl,
-            ssl_handshake_timeout=cfg.tls.handshake_timeout if self._ssl else None,
-            reuse_address=True,
-            backlog=1024,
-            limit=2**16,
+        self._listener = Listener(
+            cfg.host,
+            cfg.port,
+            guard=self.guard,
+            context=lambda: self._ssl,
+            handshake_timeout=cfg.tls.handshake_timeout,
+            on_connect=self._accept,
         )
-        sock = self._listener.sockets[0].getsockname()
-        self.host, self.port = sock[0], sock[1]
+        self._listener.start()
+        self.host, self.port = self._listener.address
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         self._status = await start_status_socket(data_dir, self.status)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.stopping:
+    def reload_tls(self) -> str | None:
+        """Load the certificate and key again (SIGHUP) and use them for new connections.
+
+        Connections already open keep their TLS session. A certificate that cannot be used
+        raises :class:`~tertulia.transport.tls.TLSIdentityError` and the old one stays in
+        service. Returns the fingerprint now served.
+        """
+        cfg = self.config
+        if cfg.tls.insecure_no_tls:
+            return None
+        identity = ensure_server_identity(Path(cfg.data_dir), cert=cfg.tls.cert, key=cfg.tls.key)
+        self._ssl = server_context(identity, min_version=cfg.tls.min_version)
+        if self.identity is None or identity.fingerprint != self.identity.fingerprint:
+            log.info("TLS certificate reloaded: %s", identity.fingerprint)
+        self.identity = identity
+        return identity.fingerprint
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, admitted: bool = True
+    ) -> None:
+        if self.stopping or not admitted:
+            if not admitted:
+                self.closes["too_many_connections"] += 1
+                writer.write(
+                    encode(
+                        m.ServerBye(
+                            code=ErrorCode.TOO_MANY_CONNECTIONS.value,
+                            message="too many connections from your address",
+                        )
+                    )
+                )
             writer.close()
             return
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            except OSError:
-                pass
         session = Session(self, reader, writer)
         self.sessions.add(session)
         task = asyncio.current_task()
@@ -162,11 +191,6 @@ class Server:
         await self.bus.close()
         await self.storage.close()
         self.passwords.close()
-        if self._listener is not None:
-            try:
-                await asyncio.wait_for(self._listener.wait_closed(), timeout=2.0)
-            except TimeoutError:
-                pass
 
 
 def _rss_kb() -> int | None:

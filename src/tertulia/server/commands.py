@@ -25,8 +25,16 @@ from tertulia.server.bus.base import (
 from tertulia.server.errors import CommandError
 from tertulia.server.hub import RoomState
 from tertulia.server.names import InvalidName, dm_room_name, is_dm, normalize_name
+from tertulia.server.room_rules import (
+    check_can_speak,
+    check_not_banned,
+    check_rank,
+    check_room_quota,
+    hand_over_ownership,
+)
 from tertulia.server.session import Session
-from tertulia.server.storage.base import NameTakenError, NewMessage, RoomExistsError
+from tertulia.server.storage.base import NameTakenError, NewMessage, RoomExistsError, UserRecord
+from tertulia.server.tokens import issue_token
 
 __all__ = ["HANDLERS", "send"]
 
@@ -136,12 +144,38 @@ async def login(session: Session, msg: m.Login) -> None:
     ok = await server.passwords.verify(record.password_hash if record else None, msg.password)
     if not ok or record is None or record.disabled or session.closing:
         raise CommandError(ErrorCode.AUTH_FAILED, "wrong user name or password")
+    await complete_login(session, msg.id, record)
+
+
+async def complete_login(
+    session: Session, request_id: str | int, record: UserRecord, *, token_hash: bytes | None = None
+) -> None:
+    """Log ``session`` in as ``record`` (password or token already checked) and say so.
+
+    A password login gets a fresh resume token; a ``resume`` (``token_hash`` given) keeps its.
+    """
+    server = session.server
+    issued = None
+    if token_hash is None:
+        issued = await issue_token(server.storage, server.config.sessions, record.name)
+        token_hash = issued.token_hash
+    if session.closing:
+        return
     rooms = [r.name for r in await server.storage.rooms_of(record.name)]
     for rname in rooms:  # presence and fan-out need the member sets of the user's rooms
         await session.hub.room(rname)
     session.user = record.name
+    session.token_hash = token_hash
     session.conn.authenticated()
-    session.send(m.LoginOk(id=msg.id, user=record.name, admin=record.is_admin))
+    session.send(
+        m.LoginOk(
+            id=request_id,
+            user=record.name,
+            admin=record.is_admin,
+            token=issued.token if issued else None,
+            token_expires=issued.expires if issued else None,
+        )
+    )
     hub = session.hub
     if hub.attach(session, record.name, rooms):
         hub.publish(PresenceChanged(origin=hub.bus.node_id, user=record.name, status="online"))
@@ -149,6 +183,10 @@ async def login(session: Session, msg: m.Login) -> None:
 
 
 async def logout(session: Session, msg: m.Logout) -> None:
+    """End the connection and revoke its resume token (the device must log in again)."""
+    if session.token_hash is not None:
+        await session.server.storage.revoke_token(session.token_hash)
+        session.token_hash = None
     session.send(m.Ok(id=msg.id))
     session.close()
 
@@ -170,6 +208,7 @@ async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
         raise CommandError(ErrorCode.INVALID_NAME, "dm: names are reserved", field="room")
     name = _name(session, msg.room, "room")
     _check_topic(session, msg.topic)
+    await check_room_quota(session, user)
     try:
         await session.server.storage.create_room(
             name, msg.visibility, user, topic=msg.topic, members=[user]
@@ -190,6 +229,8 @@ async def join(session: Session, msg: m.Join) -> m.RoomReply:
     if room is None or (room.visibility != "public" and user not in room.members):
         raise CommandError(ErrorCode.ROOM_NOT_FOUND, f"no room {name!r}", room=name)
     if user not in room.members:
+        await check_not_banned(session, room, user)
+        await check_room_quota(session, user)
         await session.server.storage.add_member(name, user)
         hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=user, action="joined"))
     return m.RoomReply(id=msg.id, room=await _info(session, room))
@@ -199,6 +240,7 @@ async def leave(session: Session, msg: m.Leave) -> m.Ok:
     user = _user(session)
     name = _room_name(session, msg.room)
     room = await session.hub.member_room(user, name)
+    await hand_over_ownership(session, room, user)
     await session.server.storage.remove_member(name, user)
     hub = session.hub
     hub.publish(MemberChanged(origin=hub.bus.node_id, room=room.name, user=user, action="left"))
@@ -226,10 +268,14 @@ async def invite(session: Session, msg: m.Invite) -> m.Ok:
     room = await hub.member_room(user, name)
     if room.visibility == "dm":
         raise CommandError(ErrorCode.FORBIDDEN, "cannot invite into a direct conversation")
+    if room.visibility == "private":
+        await check_rank(session, room, user, "moderator")
     target = _name(session, msg.user, "user")
     if await session.server.storage.get_user(target) is None:
         raise CommandError(ErrorCode.USER_NOT_FOUND, f"no user {target!r}", user=target)
     if target not in room.members:
+        await check_not_banned(session, room, target)
+        await check_room_quota(session, target, field="user")
         await session.server.storage.add_member(name, target)
         hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=target, action="invited"))
     return m.Ok(id=msg.id)
@@ -247,6 +293,8 @@ async def set_topic(session: Session, msg: m.SetTopic) -> m.Ok:
     user = _user(session)
     name = _room_name(session, msg.room)
     room = await session.hub.member_room(user, name)
+    await check_rank(session, room, user, "moderator")
+    check_can_speak(room, user)
     _check_topic(session, msg.topic)
     await session.server.storage.set_topic(name, msg.topic)
     hub = session.hub
@@ -268,13 +316,16 @@ async def open_dm(session: Session, msg: m.OpenDm) -> m.RoomReply:
     hub = session.hub
     created = False
     if await hub.room(name) is None:
+        await check_room_quota(session, user)
+        await check_room_quota(session, peer, field="user")
         try:
             await storage.create_room(name, "dm", user, members=[user, peer])
             created = True
         except RoomExistsError:
             pass
     room = await hub.room(name)
-    assert room is not None
+    if room is None:  # closed by an admin: the conversation cannot be reopened
+        raise CommandError(ErrorCode.ROOM_NOT_FOUND, f"no room {name!r}", room=name)
     hub.joined(room, user)
     hub.joined(room, peer)
     if created:
@@ -289,7 +340,10 @@ async def members(session: Session, msg: m.Members) -> m.MemberList:
     return m.MemberList(
         id=msg.id,
         room=room.name,
-        members=[m.Member(user=u, presence=hub.presence_of(u)) for u in sorted(room.members)],
+        members=[
+            m.Member(user=u, presence=hub.presence_of(u), role=room.role_of(u))
+            for u in sorted(room.members)
+        ],
     )
 
 
@@ -300,7 +354,7 @@ async def send(session: Session, msg: m.Send) -> None:
     """Validate and hand the message to storage; the ack follows the commit (see Hub.submit)."""
     user = _user(session)
     name = _room_name(session, msg.room)
-    await session.hub.member_room(user, name)
+    check_can_speak(await session.hub.member_room(user, name), user)
     if not 1 <= len(msg.msg_id) <= MAX_MSG_ID:
         raise CommandError(
             ErrorCode.INVALID_ARGUMENT, "msg_id must be 1 to 64 characters", field="msg_id"
@@ -387,6 +441,8 @@ async def typing(session: Session, msg: m.Typing) -> None:
     user = _user(session)
     hub = session.hub
     room = await hub.member_room(user, _room_name(session, msg.room))
+    if room.muted_until(user, int(time.time() * 1000)) is not False:
+        return  # a muted member's typing is not shown (a notice: no error either)
     hub.publish(TypingNotice(origin=hub.bus.node_id, room=room.name, user=user))
 
 
@@ -400,6 +456,11 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
     user = _user(session)
     storage = session.server.storage
     result: dict[str, int] = {}
+    most = session.server.config.limits.max_rooms_per_user
+    if len(msg.cursors) > most:
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT, f"at most {most} rooms per sync", field="cursors", max=most
+        )
     for raw, cursor in msg.cursors.items():
         try:
             name = _room_name(session, raw)

@@ -9,6 +9,7 @@ never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "LimitsConfig",
     "PasswordConfig",
     "ServerConfig",
+    "SessionConfig",
     "TlsConfig",
     "load_config",
 ]
@@ -41,6 +43,10 @@ class TlsConfig:
     #: plaintext TCP, for local debugging only; the server warns loudly
     insecure_no_tls: bool = False
     handshake_timeout: float = 10.0
+    #: TLS key-exchange groups (OpenSSL names). Python's ssl module cannot set them, so
+    #: ``tertulia server`` runs with an OPENSSL_CONF that does (see server/openssl_conf.py);
+    #: empty to leave OpenSSL's defaults
+    groups: str = "X25519:P-256:P-384"
 
 
 @dataclass(slots=True)
@@ -56,6 +62,29 @@ class LimitsConfig:
     #: sends of one connection awaiting commit before the server stops reading from it
     max_inflight_sends: int = 256
     login_timeout: float = 20.0
+    #: per user, across their connections: sustained ``send`` rate and the burst above it
+    message_rate: float = 10.0
+    message_burst: int = 50
+    #: per connection: every frame counts (requests, notices, undecodable frames)
+    request_rate: float = 50.0
+    request_burst: int = 200
+    #: ``rate_limited`` errors a connection may collect (one more allowed per second) before
+    #: it is closed with ``bye rate_limited``: the slow-down comes first, the disconnect last
+    rate_strikes: int = 50
+    #: open connections per peer address (from TCP accept, TLS handshakes included), and in all
+    max_connections_per_ip: int = 32
+    max_connections: int = 4096
+    #: failed logins allowed per account and per address within the window (sliding)
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 20
+    login_failure_window: float = 300.0
+    #: accounts one address may register per hour (a bucket of this size, refilled hourly)
+    registrations_per_ip_per_hour: int = 20
+    #: rooms one user may be a member of (DMs included)
+    max_rooms_per_user: int = 200
+    #: networks exempt from the per-address limits above (connections per IP, registrations
+    #: and failed logins per IP): local tooling. Per-user and per-connection limits still apply.
+    exempt_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 
 
 @dataclass(slots=True)
@@ -67,6 +96,16 @@ class HeartbeatConfig:
     #: seconds a user's session (presence, room routes) is held after their last connection
     #: drops, so a quick reconnect is invisible to others
     session_grace: float = 30.0
+
+
+@dataclass(slots=True)
+class SessionConfig:
+    """Resume tokens handed out in ``login_ok``."""
+
+    #: lifetime of a token, seconds (30 days)
+    token_ttl: float = 30 * 86400.0
+    #: tokens kept per user (one per device that logged in); older ones are revoked
+    max_tokens_per_user: int = 10
 
 
 @dataclass(slots=True)
@@ -91,6 +130,7 @@ class ServerConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     passwords: PasswordConfig = field(default_factory=PasswordConfig)
+    sessions: SessionConfig = field(default_factory=SessionConfig)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -110,9 +150,36 @@ class ServerConfig:
         # a maximal message (4 bytes of UTF-8 per character, JSON escaping aside) must fit
         if lim.max_text * 4 + 1024 > lim.max_frame:
             raise ConfigError("limits.max_frame is too small for limits.max_text")
-        for name in ("max_text", "max_name", "max_topic", "max_history_page", "max_inflight_sends"):
+        for name in (
+            "max_text",
+            "max_name",
+            "max_topic",
+            "max_history_page",
+            "max_inflight_sends",
+            "message_burst",
+            "request_burst",
+            "rate_strikes",
+            "max_connections_per_ip",
+            "max_connections",
+            "login_failures_per_account",
+            "login_failures_per_ip",
+            "registrations_per_ip_per_hour",
+            "max_rooms_per_user",
+        ):
             if getattr(lim, name) < 1:
                 raise ConfigError(f"limits.{name} must be positive")
+        for name in ("message_rate", "request_rate", "login_failure_window", "login_timeout"):
+            if not getattr(lim, name) > 0:
+                raise ConfigError(f"limits.{name} must be positive")
+        for net in lim.exempt_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"limits.exempt_networks: {net!r} is not a network") from None
+        if self.tls.handshake_timeout <= 0:
+            raise ConfigError("tls.handshake_timeout must be positive")
+        if self.sessions.token_ttl <= 0 or self.sessions.max_tokens_per_user < 1:
+            raise ConfigError("sessions.token_ttl and max_tokens_per_user must be positive")
         if self.heartbeat.interval <= 0 or self.heartbeat.timeout <= 0:
             raise ConfigError("heartbeat.interval and heartbeat.timeout must be positive")
         if self.heartbeat.session_grace < 0:
@@ -124,6 +191,7 @@ _SECTIONS = {
     "limits": LimitsConfig,
     "heartbeat": HeartbeatConfig,
     "passwords": PasswordConfig,
+    "sessions": SessionConfig,
 }
 
 

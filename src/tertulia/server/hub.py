@@ -26,16 +26,22 @@ from tertulia.server.bus.base import (
     Bus,
     BusEvent,
     MemberChanged,
+    MemberRemoved,
     MessageCommitted,
+    MuteChanged,
     PresenceChanged,
     ReadMoved,
+    RoleChanged,
+    RoomClosed,
     TopicChanged,
     TypingNotice,
+    UserRevoked,
 )
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.errors import CommandError
+from tertulia.server.moderation_events import apply_moderation
 from tertulia.server.names import dm_peer
-from tertulia.server.storage.base import NewMessage, Storage, StorageError, StoredMessage
+from tertulia.server.storage.base import NewMessage, Role, Storage, StorageError, StoredMessage
 
 if TYPE_CHECKING:
     from tertulia.server.session import Session
@@ -53,6 +59,9 @@ class RoomState:
     members: set[str]
     #: highest seq handed to fan-out; everything at or below it is committed and delivered
     delivered_seq: int
+    #: roles above ``member`` (owner, moderators) and active mutes (Unix ms, None: until lifted)
+    roles: dict[str, Role] = field(default_factory=dict)
+    mutes: dict[str, int | None] = field(default_factory=dict)
     _pending: dict[int, MessageCommitted] = field(default_factory=dict)
     _backfill: asyncio.TimerHandle | None = None
 
@@ -68,7 +77,21 @@ class RoomState:
             member_count=len(self.members),
             joined=user in self.members,
             peer=dm_peer(self.name, user),
+            role=self.role_of(user),
         )
+
+    def role_of(self, user: str) -> Role:
+        return self.roles.get(user, "member")
+
+    def muted_until(self, user: str, now_ms: int) -> int | Literal[False] | None:
+        """False if ``user`` may speak; else when the mute ends (None: until lifted)."""
+        if user not in self.mutes:
+            return False
+        until = self.mutes[user]
+        if until is not None and until <= now_ms:
+            del self.mutes[user]
+            return False
+        return until
 
 
 @dataclass(slots=True, eq=False)
@@ -114,13 +137,22 @@ class Hub:
         self._loading[name] = fut
         try:
             rec = await self.storage.get_room(name)
-            if rec is None:
+            if rec is None or rec.closed:
                 result = None
             else:
                 members = await self.storage.members(name)
+                policy = await self.storage.room_policy(name)
                 result = self.rooms.setdefault(
                     name,
-                    RoomState(rec.name, rec.visibility, rec.topic, set(members), rec.last_seq),
+                    RoomState(
+                        rec.name,
+                        rec.visibility,
+                        rec.topic,
+                        set(members),
+                        rec.last_seq,
+                        roles=policy.roles,
+                        mutes=policy.mutes,
+                    ),
                 )
             fut.set_result(result)
             return result
@@ -434,6 +466,8 @@ class Hub:
             state = self.users.get(ev.user)
             if state is not None or ev.status == "offline":
                 self.broadcast_presence(state or UserState(ev.user), ev.status)
+        elif isinstance(ev, MemberRemoved | RoleChanged | MuteChanged | RoomClosed | UserRevoked):
+            apply_moderation(self, ev)
 
     def _member_changed(self, ev: MemberChanged) -> None:
         room = self.rooms.get(ev.room)

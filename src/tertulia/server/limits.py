@@ -211,16 +211,25 @@ class ConnectionCounter(Generic[K]):
     def count(self, key: K) -> int:
         return self._open.get(key, 0)
 
-    def acquire(self, key: K) -> bool:
-        """Count a new connection from ``key``; False (and nothing counted) if over a cap."""
-        n = self._open.get(key, 0)
-        if n >= self.max_per_key or self.total >= self.max_total:
+    def acquire(self, key: K | None) -> bool:
+        """Count a new connection from ``key``; False (and nothing counted) if over a cap.
+
+        ``key=None`` counts against the total only (exempt addresses).
+        """
+        if self.total >= self.max_total:
             return False
-        self._open[key] = n + 1
+        if key is not None:
+            n = self._open.get(key, 0)
+            if n >= self.max_per_key:
+                return False
+            self._open[key] = n + 1
         self.total += 1
         return True
 
-    def release(self, key: K) -> None:
+    def release(self, key: K | None) -> None:
+        if key is None:
+            self.total = max(0, self.total - 1)
+            return
         n = self._open.get(key, 0)
         if n <= 0:
             return

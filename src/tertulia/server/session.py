@@ -9,6 +9,12 @@ that sends and then asks for history sees its own message.
 Writes never block: frames go to the transport's buffer. If that buffer grows past
 ``max_send_buffer`` the peer is not keeping up, and it is dropped with ``slow_consumer``
 instead of letting server memory grow; it reconnects and catches up with ``sync``.
+
+Abuse limits (docs/security.md): every frame takes a token from the connection's request
+bucket, and a ``send`` also one from its user's message bucket; an empty bucket answers
+``rate_limited`` with ``retry_after`` and the frame is not processed. Only a connection that
+keeps going after ``rate_strikes`` such answers is closed (``bye rate_limited``). Logins and
+registrations are throttled per account and per address by the server's ``Guard``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tertulia.proto import ErrorCode, RemoteProtocolError, ServerConnection, encode
 from tertulia.proto import messages as m
 from tertulia.server.errors import CommandError
+from tertulia.server.limits import retry_after
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -29,7 +36,7 @@ __all__ = ["Session"]
 
 log = logging.getLogger("tertulia.server.session")
 
-_PRE_AUTH_ALLOWED = (m.Hello, m.Register, m.Login, m.Ping, m.Pong)
+_PRE_AUTH_ALLOWED = (m.Hello, m.Register, m.Login, m.Resume, m.Ping, m.Pong)
 _READ_SIZE = 65536
 
 
@@ -52,6 +59,11 @@ class Session:
         self.max_inflight = limits.max_inflight_sends
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.ip = str(peer[0]) if isinstance(peer, tuple) else ""
+        self.requests = server.guard.request_bucket()
+        self.strikes = server.guard.strike_bucket()
+        #: hash of the resume token this connection logged in with or was given (for logout)
+        self.token_hash: bytes | None = None
         self.user: str | None = None
         self.hello_done = False
         self.closing = False
@@ -108,6 +120,7 @@ class Session:
         if self.closing:
             return
         if code is not None:
+            self.server.closes[code.value] += 1
             self.transport.write(encode(m.ServerBye(code=code.value, message=message)))
         self.closing = True
         if abort:
@@ -136,12 +149,41 @@ class Session:
                 for event in self.conn.receive_data(data):
                     if self.closing:
                         break
+                    if not self._admit(event):
+                        continue
                     if isinstance(event, RemoteProtocolError):
                         self._protocol_error(event)
                     else:
                         await self._dispatch(event)
         finally:
             await self._release()
+
+    def _admit(self, event: Any) -> bool:
+        """Take a request token for ``event``; False (after saying so) if there is none.
+
+        Heartbeat answers and fatal errors always pass: the first keep a throttled but honest
+        client connected, the second close the connection anyway.
+        """
+        if isinstance(event, m.Pong) or (isinstance(event, RemoteProtocolError) and event.fatal):
+            return True
+        wait = self.requests.take()
+        if wait <= 0:
+            return True
+        rid = event.request_id if isinstance(event, RemoteProtocolError) else None
+        rid = getattr(event, "id", rid)
+        self.server.guard.refusals["request_rate"] += 1
+        self.rate_limited(rid, "slow down: too many requests", wait, "request_rate")
+        return False
+
+    def rate_limited(
+        self, request_id: str | int | None, message: str, wait: float, limit: str
+    ) -> None:
+        """Answer ``rate_limited``; close the connection once it has ignored too many."""
+        self.write_error(
+            request_id, ErrorCode.RATE_LIMITED, message, retry_after=retry_after(wait), limit=limit
+        )
+        if self.strikes.take() > 0:
+            self.close(ErrorCode.RATE_LIMITED, "too many requests after being told to slow down")
 
     def _protocol_error(self, exc: RemoteProtocolError) -> None:
         self.write_error(exc.request_id, exc.code, exc.message, **exc.params)
@@ -150,6 +192,8 @@ class Session:
 
     async def _dispatch(self, msg: Any) -> None:
         from tertulia.server import commands
+        from tertulia.server.accounts import guarded
+        from tertulia.server.handlers import handler_for
 
         request_id = getattr(msg, "id", None)
         try:
@@ -158,15 +202,21 @@ class Session:
             if self.user is None and not isinstance(msg, _PRE_AUTH_ALLOWED):
                 raise CommandError(ErrorCode.NOT_AUTHENTICATED, "log in first")
             if isinstance(msg, m.Send):
+                assert self.user is not None
+                self.server.guard.check_message(self.user)
                 await commands.send(self, msg)
                 return
             if self.inflight and not isinstance(msg, m.Typing | m.Pong):
                 await asyncio.wait(tuple(self.inflight))
-            handler = commands.HANDLERS[type(msg)]
-            reply = await handler(self, msg)
+            reply = await guarded(self, msg, handler_for(type(msg)))
             if reply is not None:
                 self.send(reply)
         except CommandError as exc:
+            if exc.code is ErrorCode.RATE_LIMITED and not self.closing:
+                self.write_error(request_id, exc.code, exc.message, **exc.params)
+                if self.strikes.take() > 0:
+                    self.close(ErrorCode.RATE_LIMITED, "too many requests after slow-down")
+                return
             self.write_error(request_id, exc.code, exc.message, **exc.params)
         except (ConnectionError, OSError) as exc:
             log.debug("%r: connection lost while handling a request: %s", self, exc)

@@ -22,11 +22,16 @@ __all__ = [
     "Bus",
     "BusEvent",
     "MemberChanged",
+    "MemberRemoved",
     "MessageCommitted",
+    "MuteChanged",
     "PresenceChanged",
     "ReadMoved",
+    "RoleChanged",
+    "RoomClosed",
     "TopicChanged",
     "TypingNotice",
+    "UserRevoked",
     "decode_event",
     "encode_event",
 ]
@@ -75,8 +80,60 @@ class ReadMoved(_Event, tag="read"):
     seq: int
 
 
+class MemberRemoved(_Event, tag="removed"):
+    """A moderator removed ``user`` from ``room`` (kick or ban)."""
+
+    room: str
+    user: str
+    reason: Literal["kicked", "banned"]
+    by: str
+
+
+class RoleChanged(_Event, tag="role"):
+    room: str
+    user: str
+    role: Literal["owner", "moderator", "member"]
+    by: str
+
+
+class MuteChanged(_Event, tag="mute"):
+    room: str
+    user: str
+    by: str
+    muted: bool
+    #: Unix ms when the mute ends; None: until lifted
+    until: int | None = None
+
+
+class RoomClosed(_Event, tag="closed"):
+    """An admin closed ``room``: every member is out, and the room is gone."""
+
+    room: str
+    members: list[str]
+
+
+class UserRevoked(_Event, tag="revoked"):
+    """Close every connection of ``user`` (account disabled, password changed elsewhere)."""
+
+    user: str
+    code: str
+    message: str
+    #: a connection to spare (the one that changed the password), by its node-local id
+    keep: int = 0
+
+
 BusEvent = (
-    MessageCommitted | MemberChanged | TopicChanged | TypingNotice | PresenceChanged | ReadMoved
+    MessageCommitted
+    | MemberChanged
+    | TopicChanged
+    | TypingNotice
+    | PresenceChanged
+    | ReadMoved
+    | MemberRemoved
+    | RoleChanged
+    | MuteChanged
+    | RoomClosed
+    | UserRevoked
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -1,0 +1,146 @@
+"""The server's abuse limits in one place: which limiter applies to whom, and the exemptions.
+
+Owned by :class:`~tertulia.server.app.Server` and used from the event loop thread only. The
+limiters themselves are the pure classes of ``server/limits.py``; this module decides their keys
+(a user, a peer address, an account name) and turns a refusal into the ``CommandError`` a client
+sees. docs/security.md has the table of every limit, its setting and its error code.
+
+Per-address limits skip the ``limits.exempt_networks`` (loopback by default: local bots and
+tools); per-user and per-connection limits apply to everyone.
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import time
+
+from tertulia.proto.errors import ErrorCode
+from tertulia.server.config import LimitsConfig
+from tertulia.server.errors import CommandError
+from tertulia.server.limits import (
+    Clock,
+    ConnectionCounter,
+    FailureThrottle,
+    KeyedBuckets,
+    TokenBucket,
+    retry_after,
+)
+
+__all__ = ["Guard"]
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Guard:
+    def __init__(self, limits: LimitsConfig, *, clock: Clock = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._exempt: list[_Network] = [
+            ipaddress.ip_network(n, strict=False) for n in limits.exempt_networks
+        ]
+        self.connections: ConnectionCounter[str] = ConnectionCounter(
+            limits.max_connections_per_ip, limits.max_connections
+        )
+        #: connections accepted only to be told ``too_many_connections`` (bounded too)
+        self.rejecting = 0
+        self.messages: KeyedBuckets[str] = KeyedBuckets(
+            limits.message_rate, limits.message_burst, clock=clock
+        )
+        self.registrations: KeyedBuckets[str] = KeyedBuckets(
+            limits.registrations_per_ip_per_hour / 3600.0,
+            limits.registrations_per_ip_per_hour,
+            clock=clock,
+        )
+        self.login_accounts: FailureThrottle[str] = FailureThrottle(
+            limits.login_failures_per_account, limits.login_failure_window, clock=clock
+        )
+        self.login_ips: FailureThrottle[str] = FailureThrottle(
+            limits.login_failures_per_ip, limits.login_failure_window, clock=clock
+        )
+        #: how often each limit said no (operator status, tests)
+        self.refusals: collections.Counter[str] = collections.Counter()
+
+    def exempt(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False  # a Unix socket or something stranger: no exemption
+        return any(addr in net for net in self._exempt)
+
+    # -- connections -------------------------------------------------------------------------
+    def admit(self, ip: str) -> bool:
+        """Count a new TCP connection from ``ip``; False if it is over a connection limit."""
+        ok = self.connections.acquire(None if self.exempt(ip) else ip)
+        if not ok:
+            self.refusals["too_many_connections"] += 1
+        return ok
+
+    def release(self, ip: str) -> None:
+        self.connections.release(None if self.exempt(ip) else ip)
+
+    def request_bucket(self) -> TokenBucket:
+        """A fresh per-connection bucket for every frame the connection sends."""
+        return TokenBucket(self.limits.request_rate, self.limits.request_burst, self._clock)
+
+    def strike_bucket(self) -> TokenBucket:
+        """Per connection: ``rate_limited`` errors it may collect before it is closed."""
+        return TokenBucket(1.0, self.limits.rate_strikes, self._clock)
+
+    # -- per user ----------------------------------------------------------------------------
+    def check_message(self, user: str) -> None:
+        """Raise ``rate_limited`` (with ``retry_after``) if ``user`` sends too fast."""
+        wait = self.messages.take(user)
+        if wait > 0:
+            self.refusals["message_rate"] += 1
+            raise CommandError(
+                ErrorCode.RATE_LIMITED,
+                "slow down: too many messages",
+                retry_after=retry_after(wait),
+                limit="message_rate",
+            )
+
+    # -- accounts ----------------------------------------------------------------------------
+    def check_registration(self, ip: str) -> None:
+        if self.exempt(ip):
+            return
+        wait = self.registrations.take(ip)
+        if wait > 0:
+            self.refusals["registrations"] += 1
+            raise CommandError(
+                ErrorCode.RATE_LIMITED,
+                "too many accounts registered from this address",
+                retry_after=retry_after(wait),
+                limit="registrations",
+            )
+
+    def check_login(self, ip: str, account: str) -> None:
+        """Before verifying a password: refuse while the account or the address is throttled.
+
+        The account key is the name as normalized, whether or not such a user exists, so the
+        answer reveals nothing about which accounts exist.
+        """
+        wait = self.login_accounts.check(account)
+        if not self.exempt(ip):
+            wait = max(wait, self.login_ips.check(ip))
+        if wait > 0:
+            self.refusals["login_throttled"] += 1
+            raise CommandError(
+                ErrorCode.LOGIN_THROTTLED,
+                "too many failed logins: try again later",
+                retry_after=retry_after(wait),
+            )
+
+    def login_failed(self, ip: str, account: str) -> None:
+        self.login_accounts.failure(account)
+        if not self.exempt(ip):
+            self.login_ips.failure(ip)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "connections": self.connections.total,
+            "rejecting": self.rejecting,
+            "refusals": dict(self.refusals),
+            "throttled_accounts": len(self.login_accounts),
+            "throttled_ips": len(self.login_ips),
+        }
