@@ -31,10 +31,36 @@ SCALE = float(os.environ.get("TERTULIA_TEST_TIMEOUT_SCALE", "1"))
 PASSWORD = "correct horse battery"
 FAST_PASSWORDS = PasswordConfig(time_cost=1, memory_cost=256, parallelism=1)
 FAST_PASSWORDS_TOML = "[passwords]\ntime_cost = 1\nmemory_cost = 256\nparallelism = 1\n"
+#: Rate limits out of the way of tests about something else (throughput, reconnects, chaos):
+#: tests of the limits themselves (tests/security) set their own.
+RELAXED_LIMITS = {
+    "message_rate": 1e6,
+    "message_burst": 1_000_000,
+    "request_rate": 1e6,
+    "request_burst": 1_000_000,
+}
+
+
+def relaxed_toml(extra_toml: str) -> str:
+    """``extra_toml`` with RELAXED_LIMITS added to its ``[limits]`` table (its own keys win)."""
+    lines = extra_toml.splitlines()
+    given = {ln.split("=", 1)[0].strip() for ln in lines if "=" in ln}
+    mine = [f"{k} = {v!r}" for k, v in RELAXED_LIMITS.items() if k not in given]
+    if "[limits]" in (ln.strip() for ln in lines):
+        at = [ln.strip() for ln in lines].index("[limits]")
+        lines[at + 1 : at + 1] = mine
+        return "\n".join(lines) + "\n"
+    return (
+        extra_toml
+        + ("\n" if extra_toml and not extra_toml.endswith("\n") else "")
+        + ("[limits]\n" + "\n".join(mine) + "\n")
+    )
 
 
 def test_config(data_dir: Path, **kw: Any) -> ServerConfig:
     cfg = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, passwords=FAST_PASSWORDS)
+    for key, value in RELAXED_LIMITS.items():
+        setattr(cfg.limits, key, value)
     for key, value in kw.items():
         setattr(cfg, key, value)
     return cfg
@@ -85,7 +111,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = data_dir.parent / f"{data_dir.name}.toml"
-        self.config_path.write_text(FAST_PASSWORDS_TOML + extra_toml)
+        self.config_path.write_text(FAST_PASSWORDS_TOML + relaxed_toml(extra_toml))
 
     def start(self, timeout: float = 20.0) -> None:
         cmd = [
