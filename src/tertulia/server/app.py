@@ -26,10 +26,15 @@ from tertulia.server.hub import Hub
 from tertulia.server.listener import Listener
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
-from tertulia.server.status import start_status_socket
+from tertulia.server.status import Action, start_status_socket
 from tertulia.server.storage.base import Storage
 from tertulia.server.storage.sqlite import SqliteStorage
-from tertulia.transport.tls import ServerIdentity, ensure_server_identity, server_context
+from tertulia.transport.tls import (
+    ServerIdentity,
+    TLSIdentityError,
+    ensure_server_identity,
+    server_context,
+)
 
 __all__ = ["Server", "open_storage"]
 
@@ -114,7 +119,33 @@ class Server:
         self._listener.start()
         self.host, self.port = self._listener.address
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
-        self._status = await start_status_socket(data_dir, self.status)
+        self._status = await start_status_socket(data_dir, self.status, self._operator_actions())
+
+    def _operator_actions(self) -> dict[str, Action]:
+        """What ``tertulia admin`` may ask the running server to do (status socket)."""
+        from tertulia.server import moderation
+
+        async def disable(name: str) -> dict[str, object]:
+            return {"ok": await moderation.set_disabled(self, name, True), "user": name}
+
+        async def enable(name: str) -> dict[str, object]:
+            return {"ok": await moderation.set_disabled(self, name, False), "user": name}
+
+        async def close_room(name: str) -> dict[str, object]:
+            return {"ok": await moderation.close_room(self, name), "room": name}
+
+        async def reload_tls(_: str) -> dict[str, object]:
+            try:
+                return {"ok": True, "fingerprint": self.reload_tls()}
+            except TLSIdentityError as exc:
+                return {"ok": False, "error": str(exc)}
+
+        return {
+            "disable": disable,
+            "enable": enable,
+            "close-room": close_room,
+            "reload-tls": reload_tls,
+        }
 
     def reload_tls(self) -> str | None:
         """Load the certificate and key again (SIGHUP) and use them for new connections.

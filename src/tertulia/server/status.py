@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 __all__ = ["SOCKET_NAME", "query_status", "start_status_socket"]
@@ -20,10 +20,20 @@ SOCKET_NAME = "admin.sock"
 _MAX_REQUEST = 256
 
 
+#: an operator action: takes the rest of the command line, answers a JSON object
+Action = Callable[[str], Awaitable[dict[str, object]]]
+
+
 async def start_status_socket(
-    data_dir: Path, snapshot: Callable[[], dict[str, object]]
+    data_dir: Path,
+    snapshot: Callable[[], dict[str, object]],
+    actions: Mapping[str, Action] | None = None,
 ) -> asyncio.Server | None:
-    """Serve ``snapshot()`` on the status socket; None where Unix sockets are unavailable."""
+    """Serve ``snapshot()`` on the status socket; None where Unix sockets are unavailable.
+
+    ``actions`` maps further command words (``disable``, ``close-room``...) to coroutines that
+    act on the running server, so ``tertulia admin`` changes take effect at once.
+    """
     path = data_dir / SOCKET_NAME
     if not hasattr(asyncio, "start_unix_server") or len(str(path)) > 100:
         return None
@@ -33,9 +43,12 @@ async def start_status_socket(
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), 5.0)
-            command = line[:_MAX_REQUEST].decode("ascii", "replace").strip()
+            command = line[:_MAX_REQUEST].decode("utf-8", "replace").strip()
+            verb, _, rest = command.partition(" ")
             if command == "status":
                 body = snapshot()
+            elif actions and verb in actions:
+                body = await actions[verb](rest.strip())
             else:
                 body = {"error": f"unknown command {command!r}; try 'status'"}
             writer.write(json.dumps(body).encode() + b"\n")
