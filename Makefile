@@ -34,3 +34,7 @@ pytest: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## make reliability: run the fault scenarios at full size and write docs/reliability.md
+reliability: $(STAMP)
+	$(PY) scripts/reliability_report.py

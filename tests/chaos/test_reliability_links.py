@@ -7,8 +7,10 @@ fault-injecting proxy on 127.0.0.1; a total-order checker judges what each recei
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +27,7 @@ from reliability_kit import (
 
 from tertulia.client import ConnState
 from tertulia.proto import messages as m
-from tertulia_testkit import SCALE, InProcessServer
+from tertulia_testkit import SCALE, InProcessServer, RawClient
 
 
 async def test_link_resets_while_five_senders_push(tls_server: InProcessServer) -> None:
@@ -148,3 +150,50 @@ async def test_half_open_link_is_noticed_and_recovered(tmp_path: Any) -> None:
         stream.close()
         await close_all([alice, bob])
     await srv.stop()
+
+
+async def test_connect_and_drop_leaks_no_python_memory(tls_server: InProcessServer) -> None:
+    """Scenario 7, exactly: after warm-up, more waves of connections allocate nothing lasting.
+
+    tracemalloc counts live Python allocations (server and test share this process, and both
+    must come back to the same total); RSS alone cannot tell a leak from allocator retention.
+    """
+    host, port, fp = tls_server.host, tls_server.port, tls_server.fingerprint
+    await register_all(host, port, fp, ["alice"])
+    assert tls_server.server is not None
+    tls_server.server.hub.session_grace = 0.0
+    sem = asyncio.Semaphore(100)
+
+    async def one(login: bool) -> None:
+        async with sem:
+            c = await RawClient.connect(host, port, fingerprint=fp)
+            try:
+                await (c.login("alice") if login else c.hello())
+            finally:
+                await c.close()
+
+    async def wave() -> int:
+        await asyncio.gather(*(one(i % 4 == 0) for i in range(500)))
+        deadline = time.monotonic() + 10 * SCALE
+        while tls_server.server is not None and tls_server.server.sessions:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+
+    await wave()
+    tracemalloc.start()
+    try:
+        first = await wave()
+        await wave()
+        last = await wave()
+    finally:
+        tracemalloc.stop()
+    record_figures(
+        "connect_drop_tracemalloc",
+        connections_per_wave=500,
+        traced_kb_after_wave2=first // 1024,
+        traced_kb_after_wave4=last // 1024,
+    )
+    assert last - first < 256 * 1024, f"live Python memory grew by {(last - first) // 1024} KiB"

@@ -281,6 +281,8 @@ async def test_connect_and_drop_returns_to_baseline(
     elapsed = time.monotonic() - t0
     peak_rss = rss_kb(srv.proc.pid)
     after = await settled()
+    await wave(n)  # the same again: memory freed by the first wave is reused, not grown
+    again = await settled()
     record_figures(
         "connect_drop",
         connections=n,
@@ -290,6 +292,10 @@ async def test_connect_and_drop_returns_to_baseline(
         rss_kb_baseline=base["rss_kb"],
         rss_kb_peak=peak_rss,
         rss_kb_after=after["rss_kb"],
+        rss_kb_after_second_wave=again["rss_kb"],
     )
-    assert after["tasks"] == base["tasks"]
+    assert after["tasks"] == base["tasks"] == again["tasks"]
     assert after["rss_kb"] - base["rss_kb"] < 32 * 1024
+    # RSS is only a coarse signal (allocators keep freed memory); the exact leak check is
+    # test_connect_and_drop_leaks_no_python_memory, with tracemalloc
+    assert again["rss_kb"] - after["rss_kb"] < 16 * 1024
