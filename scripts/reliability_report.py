@@ -117,7 +117,10 @@ def render(rows: list[dict[str, object]]) -> str:
             "",
         ]
     other = [
-        r for k, r in by.items() if k not in ("stalled_receiver", "reconnect_storm", "connect_drop")
+        r
+        for k, r in by.items()
+        if k
+        not in ("stalled_receiver", "reconnect_storm", "connect_drop", "connect_drop_tracemalloc")
     ]
     if other:
         out += ["## Other scenarios", ""]
