@@ -39,6 +39,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pw = usub.add_parser("passwd", help="set an account's password")
     pw.add_argument("name")
     pw.set_defaults(func=_user_passwd)
+    dis = usub.add_parser(
+        "disable", help="disable an account: no login, tokens revoked, connections closed"
+    )
+    dis.add_argument("name")
+    dis.set_defaults(func=_user_disable, disabled=True)
+    ena = usub.add_parser("enable", help="re-enable a disabled account")
+    ena.add_argument("name")
+    ena.set_defaults(func=_user_disable, disabled=False)
+
+    room = asub.add_parser("room", help="manage rooms")
+    rsub = room.add_subparsers(dest="room_command", metavar="ACTION", required=True)
+    close = rsub.add_parser(
+        "close", help="close a room for good: members removed, name kept, messages kept"
+    )
+    close.add_argument("name")
+    close.set_defaults(func=_room_close)
+
+    tls = asub.add_parser("reload-tls", help="make a running server load its certificate again")
+    tls.set_defaults(func=_reload_tls)
 
     ses = asub.add_parser("sessions", help="show a running server's connections and held sessions")
     ses.add_argument("--json", action="store_true", help="print the raw JSON status")
@@ -130,6 +149,86 @@ def _user_passwd(args: argparse.Namespace) -> int:
     if not run_async(go()):
         return _fail(f"no user {name!r}")
     print(f"password changed for {name}")
+    return 0
+
+
+def _live(cfg: ServerConfig, command: str) -> dict[str, object] | None:
+    """Ask the running server (status socket) to act; None if no server is running."""
+    from tertulia.server.status import query_status
+
+    try:
+        return run_async(query_status(Path(cfg.data_dir), command))
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+
+
+def _user_disable(args: argparse.Namespace) -> int:
+    """Through the running server when there is one (its connections close at once), else on
+    the database directly."""
+    cfg = _config(args)
+    try:
+        name = normalize_name(args.name, cfg.limits.max_name)
+    except InvalidName as exc:
+        return _fail(f"invalid user name: {exc}")
+    verb = "disable" if args.disabled else "enable"
+    answer = _live(cfg, f"{verb} {name}")
+    if answer is not None:
+        ok = bool(answer.get("ok"))
+    else:
+
+        async def go() -> bool:
+            storage = _open(cfg)
+            await storage.open()
+            try:
+                return await storage.set_disabled(name, args.disabled)
+            finally:
+                await storage.close()
+
+        ok = run_async(go())
+    if not ok:
+        return _fail(f"no user {name!r}")
+    print(f"{verb}d user {name}")
+    return 0
+
+
+def _room_close(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    try:
+        name = normalize_name(args.name, cfg.limits.max_name)
+    except InvalidName:
+        name = args.name  # dm:a:b names are not single names; look them up as given
+    answer = _live(cfg, f"close-room {name}")
+    if answer is not None:
+        ok = bool(answer.get("ok"))
+    else:
+
+        async def go() -> bool:
+            storage = _open(cfg)
+            await storage.open()
+            try:
+                room = await storage.get_room(name)
+                if room is None or room.closed:
+                    return False
+                await storage.close_room(name)
+                return True
+            finally:
+                await storage.close()
+
+        ok = run_async(go())
+    if not ok:
+        return _fail(f"no open room {name!r}")
+    print(f"closed room {name}")
+    return 0
+
+
+def _reload_tls(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    answer = _live(cfg, "reload-tls")
+    if answer is None:
+        return _fail(f"no running server on {cfg.data_dir} (no status socket)")
+    if not answer.get("ok"):
+        return _fail(f"certificate not reloaded: {answer.get('error')}")
+    print(f"reloaded; fingerprint {answer.get('fingerprint')}")
     return 0
 
 
