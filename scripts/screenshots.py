@@ -51,7 +51,9 @@ class Server:
         cmd = [sys.executable, "-m", "tertulia", "server", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
         cmd += ["--config", str(self.config), "--log-level", "WARNING"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if mo := re.search(r"listening on (\S+):(\d+)", line):
@@ -244,7 +246,9 @@ def main() -> int:
 
             app = QApplication.instance() or QApplication(["tertulia-gui"])
             app.setFont(theme.pick_font())
-            ctl = TertuliaApp(config_dir=base / "gui", language="en", theme="light", backoff_base=2.0)
+            ctl = TertuliaApp(
+                config_dir=base / "gui", language="en", theme="light", backoff_base=2.0
+            )
             ctl.settings.host = "127.0.0.1"
             ctl.settings.port = server.port
             ctl.settings.user = "ana"
@@ -257,14 +261,18 @@ def main() -> int:
             wait_until(lambda: ctl.trust_dialog is not None, what="trust prompt")
             save(ctl.trust_dialog, "trust")
             ctl.trust_dialog.accept()
-            wait_until(lambda: ctl.window is not None and ctl.window.isVisible(), what="main window")
+            wait_until(
+                lambda: ctl.window is not None and ctl.window.isVisible(), what="main window"
+            )
             win = ctl.window
             win.resize(*SIZE)
             store = ctl.store
             wait_until(lambda: store.room("general") is not None)
             store.select_room("general")
             wait_until(
-                lambda: store.room("general").model.rowCount() >= len(GENERAL) + len(GENERAL_UNREAD),
+                lambda: (
+                    store.room("general").model.rowCount() >= len(GENERAL) + len(GENERAL_UNREAD)
+                ),
                 what="history",
             )
             wait_until(lambda: store.typing_users("general"), what="typing", timeout=10)

@@ -32,6 +32,7 @@ from tertulia.gui.dialogs import (
 from tertulia.gui.i18n import apply_language, describe_error, resolve_language
 from tertulia.gui.mainwindow import MainWindow
 from tertulia.gui.notify import Notifier, app_icon
+from tertulia.gui.options import add_arguments
 from tertulia.gui.settings import Keyring, Settings
 from tertulia.gui.store import ChatStore
 
@@ -169,6 +170,7 @@ class TertuliaApp(QObject):
         self.connect_window.set_busy(False)
         self.connect_window.hide()
         self.store.me = session.user
+        self.store.start(session, prefer=s.last_room)
         server = form.host if form.port == DEFAULT_PORT else f"{form.host}:{form.port}"
         self.window = MainWindow(self.store, server=server, zoom=s.zoom)
         self.window.setWindowIcon(app_icon())
@@ -178,10 +180,11 @@ class TertuliaApp(QObject):
         self.window.zoomChanged.connect(lambda z: setattr(self.settings, "zoom", z))
         self.store.notify.connect(self._notify)
         self.store.unreadChanged.connect(self.notifier.set_unread)
+        self.store.currentRoomChanged.connect(lambda name: setattr(self.settings, "last_room", name))
+        self.notifier.set_unread(*self.store.room_list.total_unread())
         geometry = s.geometry()
         if geometry is not None:
             self.window.restoreGeometry(geometry)
-        self.store.start(session)
         self.window.show()
         self.window.activateWindow()
 
@@ -266,17 +269,9 @@ class TertuliaApp(QObject):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tertulia gui", description="Tertulia desktop client.")
+    p = argparse.ArgumentParser(prog="tertulia-gui", description="Tertulia desktop client.")
     add_arguments(p)
     return p
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", metavar="HOST[:PORT]", help="prefill the server")
-    p.add_argument("--user", metavar="NAME", help="prefill the user name")
-    p.add_argument("--lang", choices=["system", "en", "es"], help="interface language")
-    p.add_argument("--theme", choices=["system", "light", "dark"], help="colour theme")
-    p.add_argument("--config-dir", type=Path, help="where settings and the outbox live")
 
 
 def run(args: argparse.Namespace, argv0: str = "tertulia-gui") -> int:

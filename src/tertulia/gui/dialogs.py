@@ -78,6 +78,7 @@ class ConnectWindow(QWidget):
     def __init__(self, *, keyring_available: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ConnectWindow")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.resize(760, 640)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 24, 24, 16)
@@ -116,6 +117,7 @@ class ConnectWindow(QWidget):
         for i, b in enumerate((self.mode_login, self.mode_register)):
             b.setCheckable(True)
             b.setObjectName("Segment")
+            b.setProperty("pos", "left" if i == 0 else "right")
             b.setCursor(Qt.CursorShape.PointingHandCursor)
             self._mode.addButton(b, i)
             seg.addWidget(b)

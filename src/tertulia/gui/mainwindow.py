@@ -85,9 +85,14 @@ class MainWindow(QMainWindow):
         self._connect_store()
         self._shortcuts()
         self._apply_zoom()
-        self.retranslate()
         self._search_rows: list[int] = []
         self._search_pos = -1
+        self.retranslate()
+        self._search_rows = []
+        self._search_pos = -1
+        if store.current is not None:
+            self._current_changed(store.current)
+        self._rooms_changed()
 
     # ------------------------------------------------------------------ building
 
@@ -393,7 +398,6 @@ class MainWindow(QMainWindow):
         has = bool(self.store.rooms)
         self.view.setVisible(has)
         self.empty.setVisible(not has)
-        self.composer_frame.setEnabled(has)
 
     def _select_in_list(self, name: str | None) -> None:
         row = self.store.room_list.row_of(name) if name else None
@@ -465,7 +469,9 @@ class MainWindow(QMainWindow):
         self.members_button.setToolTip(tr("%n member(s)", count))
         self.members_button.setAccessibleName(tr("%n member(s)", count))
         online = st.members.online_count()
-        self.members_title.setText(tr("MEMBERS — %1 ONLINE").replace("%1", str(online)))
+        self.members_title.setText(
+            tr("MEMBERS · %1 ONLINE").replace("%1", f"{online}/{count}")
+        )
         self.composer.setPlaceholderText(
             tr("Message %1").replace("%1", st.label if st.is_dm else f"#{st.name}")
         )

@@ -626,4 +626,4 @@ class MemberModel(QAbstractListModel):
         return [u for u, _ in self._members]
 
     def online_count(self) -> int:
-        return sum(1 for _, p in self._members if p != "offline")
+        return sum(1 for _, p in self._members if p == "online")

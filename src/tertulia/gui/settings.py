@@ -86,6 +86,14 @@ class Settings:
     def remember_password(self, v: bool) -> None:
         self._set("connection/remember_password", v)
 
+    @property
+    def last_room(self) -> str:
+        return str(self._get("connection/last_room", "", str))
+
+    @last_room.setter
+    def last_room(self, v: str) -> None:
+        self._set("connection/last_room", v)
+
     # preferences
     @property
     def language(self) -> str:

@@ -133,8 +133,9 @@ class ChatStore(QObject):
 
     # ------------------------------------------------------------------ session
 
-    def start(self, session: SessionInfo) -> None:
-        """Fill the state from a fresh login."""
+    def start(self, session: SessionInfo, prefer: str = "") -> None:
+        """Fill the state from a fresh login; open ``prefer`` (the last room open) if it is
+        still one of ours, else the first room."""
         self.me = session.user
         self.limits = session.limits
         self._started = True
@@ -150,7 +151,7 @@ class ChatStore(QObject):
         self._emit_unread()
         names = self.room_list.names()
         if names:
-            self.select_room(names[0])
+            self.select_room(prefer if prefer in self.rooms else names[0])
 
     def room(self, name: str | None) -> RoomState | None:
         return self.rooms.get(name) if name is not None else None

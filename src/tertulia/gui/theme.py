@@ -247,6 +247,19 @@ QPushButton#Primary {{
 }}
 QPushButton#Primary:disabled {{ background: {t.border}; color: {t.muted}; }}
 QWidget#LoginCard {{ background: {t.surface}; border: 1px solid {t.border}; border-radius: 14px; }}
+QWidget#ConnectWindow {{ background: {t.surface_alt}; }}
+QPushButton#Segment {{
+    border: 1px solid {t.border}; background: {t.surface}; padding: 7px; color: {t.muted};
+}}
+QPushButton#Segment[pos="left"] {{ border-top-left-radius: 8px; border-bottom-left-radius: 8px; }}
+QPushButton#Segment[pos="right"] {{ border-top-right-radius: 8px; border-bottom-right-radius: 8px; }}
+QPushButton#Segment:checked {{
+    background: {t.accent_soft}; color: {t.accent}; border: 1px solid {t.accent}; font-weight: 600;
+}}
+QSpinBox {{
+    border: 1px solid {t.border}; border-radius: 8px; padding: 5px 6px;
+    background: {t.surface}; color: {t.text};
+}}
 QLabel#LoginTitle {{ font-size: 20pt; font-weight: 700; color: {t.text}; }}
 QLabel#LoginSubtitle {{ color: {t.muted}; }}
 QLabel#ErrorLabel {{ color: {t.danger}; }}

@@ -1,0 +1,88 @@
+"""GUI tests: the real desktop client, offscreen, against real servers (pytest-qt)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["TERTULIA_GUI_NO_KEYRING"] = "1"
+
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6.QtWidgets", reason="the gui extra (PySide6) is not installed")
+
+from tertulia_testkit import PASSWORD, SCALE, ServerProcess  # noqa: E402
+
+from tertulia.gui.app import TertuliaApp  # noqa: E402
+
+#: pytest-qt waits are in milliseconds
+WAIT = int(15_000 * SCALE)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing of the user's: own known_servers file, config dir, no keyring."""
+    monkeypatch.setenv("TERTULIA_KNOWN_SERVERS", str(tmp_path / "known_servers"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+
+
+@pytest.fixture
+def gui_factory(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., TertuliaApp]]:
+    """``make(name="a", language="en")`` -> a TertuliaApp with its own config dir."""
+    apps: list[TertuliaApp] = []
+
+    def make(name: str = "a", language: str = "en", theme: str = "light") -> TertuliaApp:
+        ctl = TertuliaApp(
+            config_dir=tmp_path / f"gui-{name}",
+            language=language,
+            theme=theme,
+            backoff_base=0.2,
+            backoff_cap=1.0,
+        )
+        apps.append(ctl)
+        return ctl
+
+    yield make
+    for ctl in apps:
+        ctl.shutdown()
+        ctl.connect_window.deleteLater()
+
+
+def log_in(
+    qtbot: Any,
+    ctl: TertuliaApp,
+    server: ServerProcess,
+    user: str,
+    *,
+    register: bool = True,
+    expect_trust: bool | None = None,
+) -> None:
+    """Fill the connect window like a person and wait for the main window."""
+    ctl.show_login()
+    w = ctl.connect_window
+    w.host.setText(server.host)
+    w.port.setValue(server.port)
+    w.user.setText(user)
+    w.password.setText(PASSWORD)
+    if register:
+        w.mode_register.click()
+        w.confirm.setText(PASSWORD)
+    w.submit.click()
+
+    def trust_or_window() -> bool:
+        return ctl.trust_dialog is not None or ctl.window is not None
+
+    qtbot.waitUntil(trust_or_window, timeout=WAIT)
+    if ctl.window is None:
+        assert expect_trust is not False, "unexpected trust prompt"
+        dlg = ctl.trust_dialog
+        assert dlg is not None
+        assert dlg.fingerprint == server.fingerprint
+        dlg.trust_button.click()
+    else:
+        assert not expect_trust, "expected a trust prompt"
+    qtbot.waitUntil(lambda: ctl.window is not None and ctl.window.isVisible(), timeout=WAIT)
