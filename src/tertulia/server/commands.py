@@ -461,13 +461,15 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
         raise CommandError(
             ErrorCode.INVALID_ARGUMENT, f"at most {most} rooms per sync", field="cursors", max=most
         )
+    if any(cursor < 0 for cursor in msg.cursors.values()):
+        raise CommandError(ErrorCode.INVALID_ARGUMENT, "cursors must be >= 0", field="cursors")
     for raw, cursor in msg.cursors.items():
         try:
             name = _room_name(session, raw)
         except CommandError:
             continue
         room = await session.hub.room(name)
-        if room is None or user not in room.members or cursor < 0:
+        if room is None or user not in room.members:
             continue
         session.syncing.add(name)
         try:
