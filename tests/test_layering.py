@@ -166,8 +166,9 @@ RULES: list[Callable[[Import], str | None]] = [
     rule_proto,
     rule_transport,
     _forbid("tertulia.server", "tertulia.client", "tertulia.gui", "tertulia.cli"),
-    _forbid("tertulia.client", "tertulia.server", "tertulia.gui", "tertulia.cli"),
-    _forbid("tertulia.gui", "tertulia.server", "tertulia.proto"),
+    # the client library reaches sockets only through tertulia.transport
+    _forbid("tertulia.client", "tertulia.server", "tertulia.gui", "tertulia.cli", "socket"),
+    _forbid("tertulia.gui", "tertulia.server", "tertulia.proto", "socket"),
 ]
 
 

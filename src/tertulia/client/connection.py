@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from tertulia.proto import (
 )
 from tertulia.proto import messages as m
 from tertulia.transport import tls
+from tertulia.transport.tcp import open_tls_stream
 
 __all__ = [
     "DEFAULT_PORT",
@@ -194,10 +194,7 @@ class Connection:
         """
         ctx = ssl_context_for(trust)
         try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=ctx, server_hostname=host, ssl_handshake_timeout=timeout
-                )
+            reader, writer = await open_tls_stream(host, port, ctx, timeout=timeout)
         except ssl.SSLCertVerificationError as exc:
             # CA / system mode: show which certificate was presented, to compare out of band
             fp: str | None = None
@@ -214,7 +211,6 @@ class Connection:
                 await asyncio.to_thread(verify_peer, trust, host, port, fingerprint, prompt=prompt)
             else:
                 verify_peer(trust, host, port, fingerprint)
-            _tune_socket(writer)
         except BaseException:
             writer.close()
             raise
@@ -426,20 +422,3 @@ class Connection:
 def _consume(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         fut.exception()
-
-
-def _tune_socket(writer: asyncio.StreamWriter) -> None:
-    """TCP_NODELAY (chat frames are small and latency-bound) and keepalive (notice dead links)."""
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    opts: list[tuple[int, int, int]] = [
-        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-    ]
-    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6)):
-        if hasattr(socket, name):
-            opts.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    for level, opt, value in opts:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(level, opt, value)
