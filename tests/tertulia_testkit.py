@@ -61,6 +61,7 @@ def test_config(data_dir: Path, **kw: Any) -> ServerConfig:
     cfg = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, passwords=FAST_PASSWORDS)
     for key, value in RELAXED_LIMITS.items():
         setattr(cfg.limits, key, value)
+    cfg.http.port = 0  # health/metrics on a free port: many test servers run at once
     for key, value in kw.items():
         setattr(cfg, key, value)
     return cfg
@@ -111,7 +112,12 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = data_dir.parent / f"{data_dir.name}.toml"
+        if "[http]" not in extra_toml:
+            extra_toml += "\n[http]\nport = 0\n"  # a free port for health/metrics
         self.config_path.write_text(FAST_PASSWORDS_TOML + relaxed_toml(extra_toml))
+        #: from the startup lines: the health/metrics port, the first-run admin password
+        self.http_port = 0
+        self.admin_password: str | None = None
 
     def start(self, timeout: float = 20.0) -> None:
         cmd = [
@@ -140,6 +146,10 @@ class ServerProcess:
                 raise RuntimeError(f"server exited: {err}")
             if mo := re.search(r"listening on (\S+):(\d+)", line):
                 self.port = int(mo.group(2))
+            if mo := re.match(r"Health and metrics: http://\S+:(\d+)/", line):
+                self.http_port = int(mo.group(1))
+            if line.startswith("Initial admin password"):
+                self.admin_password = line.rsplit(" ", 1)[1].strip()
             if line.startswith("Fingerprint: "):
                 self.fingerprint = line.split(" ", 1)[1].strip()
                 return

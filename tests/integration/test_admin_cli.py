@@ -74,8 +74,11 @@ async def test_admin_users_and_fingerprint(
     nopw = tertulia("admin", "--data-dir", data, "user", "add", "carol", check=False)
     assert nopw.returncode == 1 and "TERTULIA_PASSWORD" in nopw.stderr
     listing = tertulia("admin", "--data-dir", data, "user", "list").stdout
-    assert [line.split("\t")[0] for line in listing.splitlines()] == ["bob", "root"]
-    assert "admin" in listing.splitlines()[1]
+    # "admin" is the account the first start created (its password was printed once)
+    assert [line.split("\t")[0] for line in listing.splitlines()] == ["admin", "bob", "root"]
+    assert srv.admin_password is not None
+    assert "admin" in listing.splitlines()[0].split("\t")[2]
+    assert "admin" in listing.splitlines()[2].split("\t")[2]
     tertulia(
         "admin",
         "--data-dir",

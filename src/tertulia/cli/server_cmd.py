@@ -1,7 +1,11 @@
 """``tertulia server``: run a server until SIGINT/SIGTERM, then shut down gracefully.
 
-SIGHUP reloads the TLS certificate and key (for operators who renew certificates): new
-connections get the new certificate, open ones keep theirs.
+``tertulia server check`` validates a configuration (file, environment, options) and prints
+the effective settings with secrets masked, without starting anything.
+
+SIGHUP re-reads the configuration (file and environment) and the TLS certificate and key: new
+connections get the new certificate, open ones keep theirs; settings that need a restart
+(addresses, data directory, store, bus, HTTP listener) are logged and keep their values.
 
 TLS key-exchange groups (``tls.groups``) can only be limited through OpenSSL's configuration,
 which OpenSSL reads once, when ``ssl`` is first imported; so the command writes
@@ -17,6 +21,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tertulia.cli.common import run_async
@@ -28,7 +33,14 @@ log = logging.getLogger("tertulia.server")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("server", help="run a chat server")
+    p = sub.add_parser("server", help="run a chat server ('server check' validates the config)")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["run", "check"],
+        default="run",
+        help="run (default), or check: validate the configuration and print it",
+    )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help=f"TCP port (default {DEFAULT_PORT}; 0 = any free)")
     p.add_argument("--data-dir", type=Path, help="database, keys and certificate (default ./data)")
@@ -38,25 +50,81 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="plaintext TCP: for local debugging only, never on a network",
     )
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="postgresql://... for a cluster (default: SQLite in data dir)",
+    )
+    p.add_argument("--bus", metavar="URL", help="redis://... to fan out between cluster nodes")
+    p.add_argument(
+        "--reuse-port",
+        action="store_true",
+        default=None,
+        help="SO_REUSEPORT: several nodes on this machine share the port",
+    )
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-format", choices=["text", "json"], help="stderr log format")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+def _load(args: argparse.Namespace) -> ServerConfig:
+    """Defaults, file, environment, then the command line (raises ConfigError)."""
+    cfg = load_config(
+        args.config,
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        reuse_port=args.reuse_port,
     )
+    if args.store is not None:
+        cfg.store.url = args.store
+    if args.bus is not None:
+        cfg.bus.url = args.bus
+    if args.log_level is not None:
+        cfg.log.level = args.log_level
+    if args.log_format is not None:
+        cfg.log.format = args.log_format
+    if args.insecure_no_tls:
+        cfg.tls.insecure_no_tls = True
+    cfg.validate()
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from tertulia.server.logfmt import setup_logging
+
+    setup_logging(args.log_level or "INFO", args.log_format or "text")
+    if args.action == "check":
+        return check(args)
     try:
-        cfg = load_config(args.config, host=args.host, port=args.port, data_dir=args.data_dir)
+        cfg = _load(args)
     except ConfigError as exc:
         print(f"tertulia: configuration error: {exc}", file=sys.stderr)
         return 2
-    if args.insecure_no_tls:
-        cfg.tls.insecure_no_tls = True
+    setup_logging(cfg.log.level, cfg.log.format)
     _apply_tls_groups(cfg)
-    return run_async(serve(cfg))
+    return run_async(serve(cfg, lambda: _load(args)))
+
+
+def check(args: argparse.Namespace) -> int:
+    """``tertulia server check``: 0 and the effective configuration if it is usable."""
+    from tertulia.server.config_env import effective_toml
+    from tertulia.transport.tls import TLSIdentityError, ensure_server_identity
+
+    try:
+        cfg = _load(args)
+    except ConfigError as exc:
+        print(f"tertulia: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if cfg.tls.cert is not None and not cfg.tls.insecure_no_tls:
+        try:
+            ensure_server_identity(Path(cfg.data_dir), cert=cfg.tls.cert, key=cfg.tls.key)
+        except TLSIdentityError as exc:
+            print(f"tertulia: TLS certificate problem: {exc}", file=sys.stderr)
+            return 1
+    print(effective_toml(cfg), end="")
+    print("# configuration OK", file=sys.stderr)
+    return 0
 
 
 #: marks the process as re-executed with our OpenSSL configuration
@@ -91,8 +159,10 @@ def _apply_tls_groups(cfg: ServerConfig) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "tertulia", *sys.argv[1:]], env)
 
 
-async def serve(cfg: ServerConfig) -> int:
+async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | None = None) -> int:
     from tertulia.server.app import Server
+    from tertulia.server.bus.redis import BusError
+    from tertulia.server.storage.base import StorageError
     from tertulia.transport.tls import TLSIdentityError
 
     server = Server(cfg)
@@ -100,10 +170,27 @@ async def serve(cfg: ServerConfig) -> int:
         await server.start()
     except TLSIdentityError as exc:
         print(f"tertulia: TLS certificate problem: {exc}", file=sys.stderr)
+        await server.stop()
+        return 1
+    except (StorageError, BusError) as exc:
+        print(f"tertulia: {exc}", file=sys.stderr)
+        await server.stop()
         return 1
     except OSError as exc:
-        print(f"tertulia: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}", file=sys.stderr)
+        print(f"tertulia: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        await server.stop()
         return 1
+    if server.initial_admin_password is not None:
+        print(
+            "First start: created the server admin account 'admin'. Log in and change the"
+            " password\n(tertulia admin user passwd admin); it is not stored and not shown again.",
+            flush=True,
+        )
+        print(f"Initial admin password (shown once): {server.initial_admin_password}", flush=True)
+    if server.http is not None:
+        print(
+            f"Health and metrics: http://{server.http.host}:{server.http.port}/metrics", flush=True
+        )
     if cfg.tls.insecure_no_tls:
         banner = "!" * 72
         print(
@@ -123,7 +210,16 @@ async def serve(cfg: ServerConfig) -> int:
 
     def reload() -> None:
         try:
-            fp = server.reload_tls()
+            if reload_config is None:
+                fp = server.reload_tls()
+            else:
+                for name in server.reload_config(reload_config()):
+                    log.warning("SIGHUP: %s changed; it takes effect at the next restart", name)
+                log.info("SIGHUP: configuration reloaded")
+                fp = server.identity.fingerprint if server.identity else None
+        except ConfigError as exc:
+            log.error("SIGHUP: configuration not reloaded: %s", exc)
+            return
         except TLSIdentityError as exc:
             log.error("SIGHUP: keeping the current certificate: %s", exc)
             return

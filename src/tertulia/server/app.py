@@ -1,9 +1,9 @@
 """Wiring: builds the storage, TLS context, hub and listener, and runs them.
 
-This is the only module that chooses implementations (SQLite today; PostgreSQL and Redis are
-selected here later). ``Server.start()`` binds and returns; ``Server.stop()`` shuts down
-gracefully: stop accepting, say ``bye`` to every connection, let commits in flight finish and
-be acknowledged, then close storage.
+This is the only module that chooses implementations: SQLite or PostgreSQL (``[store] url``),
+a single node or Redis fan-out (``[bus] url``). ``Server.start()`` binds and returns;
+``Server.stop()`` shuts down gracefully: stop accepting, say ``bye`` to every connection, let
+commits in flight finish and be acknowledged, then close storage.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ from pathlib import Path
 
 from tertulia.proto import ErrorCode, encode
 from tertulia.proto import messages as m
+from tertulia.server.bootstrap import bootstrap_admin
 from tertulia.server.bus.base import Bus
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.config import ServerConfig
 from tertulia.server.guard import Guard
+from tertulia.server.http import HttpListener, Page
 from tertulia.server.hub import Hub
 from tertulia.server.listener import Listener
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
 from tertulia.server.status import Action, start_status_socket
-from tertulia.server.storage.base import Storage
+from tertulia.server.storage.base import Storage, StorageError
 from tertulia.server.storage.sqlite import SqliteStorage
 from tertulia.transport.tls import (
     ServerIdentity,
@@ -36,16 +38,50 @@ from tertulia.transport.tls import (
     server_context,
 )
 
-__all__ = ["Server", "open_storage"]
+__all__ = ["Server", "open_bus", "open_storage"]
 
 log = logging.getLogger("tertulia.server")
 
+#: settings that only a restart changes (``Server.reload_config`` keeps their running values)
+_RESTART_ONLY = (
+    "host",
+    "port",
+    "data_dir",
+    "reuse_port",
+    "sqlite_synchronous",
+    "store",
+    "bus",
+    "http",
+)
+
 
 def open_storage(config: ServerConfig) -> Storage:
-    """The storage selected by the configuration (the embedded SQLite database for now)."""
-    return SqliteStorage(
-        Path(config.data_dir) / "tertulia.db", synchronous=config.sqlite_synchronous
-    )
+    """The storage selected by the configuration: PostgreSQL if ``store.url`` is set, else the
+    embedded SQLite database (backed up first if a schema migration is pending)."""
+    if config.store.url:
+        from tertulia.server.storage.postgres import PostgresStorage
+
+        return PostgresStorage(
+            config.store.url,
+            schema=config.store.schema or None,
+            pool_size=config.store.pool_size,
+        )
+    from tertulia.server.storage.backup import backup_before_migration
+
+    path = Path(config.data_dir) / "tertulia.db"
+    backup_before_migration(path, config.store.backups_keep)
+    return SqliteStorage(path, synchronous=config.sqlite_synchronous)
+
+
+def open_bus(config: ServerConfig) -> Bus:
+    """The bus selected by the configuration: Redis if ``bus.url`` is set, else none."""
+    if config.bus.url:
+        from tertulia.server.bus.redis import RedisBus
+
+        return RedisBus(
+            config.bus.url, prefix=config.bus.prefix, presence_ttl=config.bus.presence_ttl
+        )
+    return LocalBus()
 
 
 class Server:
@@ -57,7 +93,7 @@ class Server:
         config.validate()
         self.config = config
         self.storage = storage or open_storage(config)
-        self.bus = bus or LocalBus()
+        self.bus = bus or open_bus(config)
         self.passwords = Passwords(config.passwords)
         self.hub = Hub(self.storage, session_grace=config.heartbeat.session_grace, bus=self.bus)
         self.sessions: set[Session] = set()
@@ -70,6 +106,9 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._status: asyncio.Server | None = None
+        self.http: HttpListener | None = None
+        #: password of the ``admin`` account created on this first start (printed once)
+        self.initial_admin_password: str | None = None
         self._nonce = itertools.count(1)
         self.port = config.port
         self.host = config.host
@@ -107,6 +146,8 @@ class Server:
             self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
             self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
         await self.storage.open()
+        if cfg.bootstrap_admin:
+            self.initial_admin_password = await bootstrap_admin(self.storage, self.passwords)
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
         self._listener = Listener(
             cfg.host,
@@ -115,11 +156,69 @@ class Server:
             context=lambda: self._ssl,
             handshake_timeout=cfg.tls.handshake_timeout,
             on_connect=self._accept,
+            reuse_port=cfg.reuse_port,
         )
         self._listener.start()
         self.host, self.port = self._listener.address
+        if cfg.http.enabled:
+            self.http = HttpListener(
+                cfg.http.host,
+                cfg.http.port,
+                {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics},
+            )
+            await self.http.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         self._status = await start_status_socket(data_dir, self.status, self._operator_actions())
+
+    # ------------------------------------------------------------------ health and metrics
+    async def _healthz(self) -> Page:
+        return 200, "text/plain", "ok\n"
+
+    async def ready(self) -> tuple[bool, str]:
+        """Can this node serve clients now? Checks the store (and, in a cluster, the bus)."""
+        if self.stopping:
+            return False, "stopping"
+        try:
+            await asyncio.wait_for(_probe(self.storage), 3.0)
+        except (StorageError, TimeoutError) as exc:
+            return False, f"store: {exc or 'timeout'}"
+        if not getattr(self.bus, "healthy", True):
+            return False, "bus: disconnected"
+        return True, "ready"
+
+    async def _readyz(self) -> Page:
+        ok, why = await self.ready()
+        return (200 if ok else 503), "text/plain", why + "\n"
+
+    async def _metrics(self) -> Page:
+        from tertulia.server.metrics import render_metrics
+
+        return 200, "text/plain; version=0.0.4", render_metrics(self)
+
+    def reload_config(self, new: ServerConfig) -> list[str]:
+        """Apply a re-read configuration (SIGHUP); return the settings that need a restart.
+
+        Applied now: registration, limits, heartbeat and session settings (new connections and
+        new requests see them), the log level, and the TLS certificate (via :meth:`reload_tls`,
+        which raises ``TLSIdentityError`` and keeps the old one if the new cannot be used).
+        Listener addresses, the data directory, the store, the bus and the HTTP listener need a
+        restart; they keep their running values.
+        """
+        new.validate()
+        old = self.config
+        restart = [name for name in _RESTART_ONLY if getattr(new, name) != getattr(old, name)]
+        for name in _RESTART_ONLY:
+            setattr(new, name, getattr(old, name))
+        self.config = new
+        try:
+            self.reload_tls()
+        except BaseException:
+            new.tls = old.tls  # keep serving the certificate that works
+            raise
+        finally:
+            self.hub.session_grace = new.heartbeat.session_grace
+            logging.getLogger().setLevel(new.log.level)
+        return restart
 
     def _operator_actions(self) -> dict[str, Action]:
         """What ``tertulia admin`` may ask the running server to do (status socket)."""
@@ -206,6 +305,8 @@ class Server:
         if self.stopping:
             return
         self.stopping = True
+        if self.http is not None:
+            await self.http.close()
         if self._listener is not None:
             self._listener.close()
         if self._status is not None:
@@ -222,6 +323,11 @@ class Server:
         await self.bus.close()
         await self.storage.close()
         self.passwords.close()
+
+
+async def _probe(storage: Storage) -> None:
+    """One indexed read: proves the store answers (``/readyz``)."""
+    await storage.get_user("")
 
 
 def _rss_kb() -> int | None:

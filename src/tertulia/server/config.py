@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "BusConfig",
     "ConfigError",
     "HeartbeatConfig",
+    "HttpConfig",
     "LimitsConfig",
+    "LogConfig",
     "PasswordConfig",
     "ServerConfig",
     "SessionConfig",
+    "StoreConfig",
     "TlsConfig",
     "load_config",
 ]
@@ -119,6 +125,55 @@ class PasswordConfig:
 
 
 @dataclass(slots=True)
+class StoreConfig:
+    """Where durable state lives: SQLite (one node) or PostgreSQL (a cluster)."""
+
+    #: "" for the SQLite file ``tertulia.db`` in the data directory; or a PostgreSQL URL,
+    #: ``postgresql://user:password@host:5432/dbname`` (secret: prefer TERTULIA__STORE__URL__FILE)
+    url: str = ""
+    #: PostgreSQL schema holding the tables (created if missing); "" for the role's default
+    schema: str = ""
+    #: PostgreSQL connections for reads, per node (writes use one more)
+    pool_size: int = 4
+    #: SQLite: backups kept in ``DATA_DIR/backups`` (one is made before every schema migration)
+    backups_keep: int = 5
+
+
+@dataclass(slots=True)
+class BusConfig:
+    """Fan-out between nodes: none (one node) or Redis pub/sub (a cluster)."""
+
+    #: "" for a single node; or ``redis://[:password@]host:6379/0`` (secret, like store.url)
+    url: str = ""
+    #: prefix of the Redis keys and channels: every node of one cluster uses the same
+    prefix: str = "tertulia"
+    #: seconds after which the users of a node that stopped refreshing (crashed) go offline
+    presence_ttl: float = 30.0
+
+
+@dataclass(slots=True)
+class HttpConfig:
+    """Plain-HTTP listener for ``/healthz``, ``/readyz`` and Prometheus ``/metrics``.
+
+    It has no authentication: keep it on loopback (the default) or a private network.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    #: 0 picks a free port (printed at startup)
+    port: int = 7480
+
+
+@dataclass(slots=True)
+class LogConfig:
+    """Logs go to stderr (systemd's journal collects them)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: "text" for people, "json" (one object per line) for log pipelines
+    format: Literal["text", "json"] = "text"
+
+
+@dataclass(slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -131,6 +186,16 @@ class ServerConfig:
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     passwords: PasswordConfig = field(default_factory=PasswordConfig)
     sessions: SessionConfig = field(default_factory=SessionConfig)
+    #: SO_REUSEPORT on the chat listener: several nodes on one machine share one port and the
+    #: kernel spreads connections over them (multi-core without a load balancer; Linux)
+    reuse_port: bool = False
+    #: on the first start with no accounts, create ``admin`` with a random password printed
+    #: once (only its hash is stored)
+    bootstrap_admin: bool = True
+    store: StoreConfig = field(default_factory=StoreConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -184,6 +249,29 @@ class ServerConfig:
             raise ConfigError("heartbeat.interval and heartbeat.timeout must be positive")
         if self.heartbeat.session_grace < 0:
             raise ConfigError("heartbeat.session_grace must be >= 0")
+        self._validate_operations()
+
+    def _validate_operations(self) -> None:
+        """Store, bus, HTTP listener and logging."""
+        url = self.store.url
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("store.url must be empty (SQLite) or a postgresql:// URL")
+        if self.store.schema and not self.store.schema.replace("_", "a").isalnum():
+            raise ConfigError("store.schema must be letters, digits and _")
+        if self.store.pool_size < 1 or self.store.backups_keep < 0:
+            raise ConfigError("store.pool_size must be >= 1 and store.backups_keep >= 0")
+        if self.bus.url and not self.bus.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("bus.url must be empty (one node) or a redis:// URL")
+        if self.bus.url and not url:
+            raise ConfigError("a cluster (bus.url) needs a shared store: set store.url too")
+        if not self.bus.prefix or not self.bus.presence_ttl > 0:
+            raise ConfigError("bus.prefix must be set and bus.presence_ttl positive")
+        if not 0 <= self.http.port <= 65535:
+            raise ConfigError(f"http.port must be 0..65535, not {self.http.port}")
+        if self.log.level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("log.level must be DEBUG, INFO, WARNING or ERROR")
+        if self.log.format not in ("text", "json"):
+            raise ConfigError("log.format must be 'text' or 'json'")
 
 
 _SECTIONS = {
@@ -192,6 +280,10 @@ _SECTIONS = {
     "heartbeat": HeartbeatConfig,
     "passwords": PasswordConfig,
     "sessions": SessionConfig,
+    "store": StoreConfig,
+    "bus": BusConfig,
+    "http": HttpConfig,
+    "log": LogConfig,
 }
 
 
@@ -205,10 +297,14 @@ def _coerce(cls: type[Any], key: str, value: Any, where: str) -> Any:
     return value
 
 
-def load_config(path: Path | None, **overrides: Any) -> ServerConfig:
-    """Build the configuration from defaults, the TOML file (if any), then ``overrides``.
+def load_config(
+    path: Path | None, *, env: Mapping[str, str] | None = None, **overrides: Any
+) -> ServerConfig:
+    """Build the configuration from defaults, the TOML file (if any), the environment
+    (``TERTULIA__SECTION__KEY``, see :mod:`tertulia.server.config_env`), then ``overrides``.
 
     ``overrides`` are top-level settings from the command line; ``None`` values are ignored.
+    ``env`` defaults to ``os.environ``.
     """
     cfg = ServerConfig()
     if path is not None:
@@ -228,6 +324,9 @@ def load_config(path: Path | None, **overrides: Any) -> ServerConfig:
             target = getattr(cfg, section)
             for key, value in values.items():
                 setattr(target, key, _coerce(_SECTIONS[section], key, value, f"[{section}] "))
+    from tertulia.server.config_env import apply_env
+
+    apply_env(cfg, os.environ if env is None else env, _SECTIONS)
     for key, value in overrides.items():
         if value is not None:
             setattr(cfg, key, _coerce(ServerConfig, key, value, ""))

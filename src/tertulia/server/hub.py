@@ -39,6 +39,7 @@ from tertulia.server.bus.base import (
 )
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.errors import CommandError
+from tertulia.server.metrics import Histogram
 from tertulia.server.moderation_events import apply_moderation
 from tertulia.server.names import dm_peer
 from tertulia.server.storage.base import NewMessage, Role, Storage, StorageError, StoredMessage
@@ -123,6 +124,9 @@ class Hub:
         self._appends: set[asyncio.Task[None]] = set()
         self.stats_messages = 0
         self.stats_deliveries = 0
+        #: seconds from handing a message to storage to its commit (``/metrics``)
+        self.append_latency = Histogram()
+        self.bus.presence.bind(self._local_presence, self._remote_presence_changed)
 
     # ------------------------------------------------------------------ rooms
     async def room(self, name: str) -> RoomState | None:
@@ -234,10 +238,7 @@ class Hub:
         if state.sessions or self.users.get(state.name) is not state:
             return
         del self.users[state.name]
-        self.broadcast_presence(state, "offline")
-        self.bus.publish(
-            PresenceChanged(origin=self.bus.node_id, user=state.name, status="offline")
-        )
+        self.publish(PresenceChanged(origin=self.bus.node_id, user=state.name, status="offline"))
 
     def release_all(self) -> None:
         """Cancel every grace timer (server shutdown)."""
@@ -247,9 +248,53 @@ class Hub:
                 state.expiry = None
 
     def presence_of(self, user: str) -> Literal["online", "away", "offline"]:
-        """Presence as others see it: a user held after a drop still counts as present."""
+        """Presence as others see it: a user held after a drop still counts as present, and so
+        does a user connected to another node of the cluster."""
         state = self.users.get(user)
-        return "offline" if state is None else state.status
+        if state is not None:
+            return state.status
+        return self.bus.presence.others(user) or "offline"
+
+    def _local_presence(self) -> dict[str, Literal["online", "away"]]:
+        """This node's users (connected or held), for the cluster presence directory."""
+        return {name: state.status for name, state in self.users.items()}
+
+    def _presence_event(self, ev: PresenceChanged) -> None:
+        """Presence changed here or on a peer: tell local members if what they see changed."""
+        directory = self.bus.presence
+        user = ev.user
+        if ev.origin == self.bus.node_id:
+            state = self.users.get(user)
+            directory.set_local(user, None if state is None else state.status)
+            if ev.status == "offline" and directory.others(user) is not None:
+                return  # still connected to another node: nobody sees a change
+            self.broadcast_presence_of(user, self.presence_of(user))
+            return
+        before = self.presence_of(user)
+        directory.peer(user, ev.origin, ev.status)
+        after = self.presence_of(user)
+        if after != before:
+            self.broadcast_presence_of(user, after)
+
+    def _remote_presence_changed(
+        self,
+        user: str,
+        before: Literal["online", "away"] | None,
+        after: Literal["online", "away"] | None,
+    ) -> None:
+        """The directory found a change no event told us (a node died, an event was lost)."""
+        if user not in self.users and (before or "offline") != (after or "offline"):
+            self.broadcast_presence_of(user, after or "offline")
+
+    def broadcast_presence_of(
+        self, user: str, status: Literal["online", "away", "offline"]
+    ) -> None:
+        """:meth:`broadcast_presence` for a user who may not be (or no longer be) local."""
+        state = self.users.get(user)
+        if state is None:
+            rooms = {name for name, room in self.rooms.items() if user in room.members}
+            state = UserState(user, rooms=rooms)
+        self.broadcast_presence(state, status)
 
     def broadcast_presence(
         self, state: UserState, status: Literal["online", "away", "offline"]
@@ -344,9 +389,17 @@ class Hub:
         task.add_done_callback(self._appends.discard)
         return task
 
+    @property
+    def pending_appends(self) -> int:
+        """Messages handed to storage and not yet acked and fanned out (plus backfills)."""
+        return len(self._appends)
+
     async def _append(self, session: Session, request_id: str | int, new: NewMessage) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             stored = await self.storage.append(new)
+            self.append_latency.observe(loop.time() - started)
         except StorageError as exc:
             log.warning("append failed for %s in %s: %s", new.sender, new.room, exc)
             session.write_error(request_id, ErrorCode.INTERNAL, "message could not be stored")
@@ -425,12 +478,32 @@ class Hub:
                 return
 
     def resync(self) -> None:
-        """The bus lost events it cannot name: backfill every cached room."""
+        """The bus lost events it cannot name: reload every cached room's members and topic
+        from storage, and backfill its messages."""
         loop = asyncio.get_running_loop()
         for room in tuple(self.rooms.values()):
-            task = loop.create_task(self.backfill(room))
+            task = loop.create_task(self._resync_room(room))
             self._appends.add(task)
             task.add_done_callback(self._appends.discard)
+
+    async def _resync_room(self, room: RoomState) -> None:
+        before = set(room.members)
+        try:
+            rec = await self.storage.get_room(room.name)
+            fresh = set(await self.storage.members(room.name))
+        except StorageError as exc:
+            log.warning("resync of %s failed: %s", room.name, exc)
+        else:
+            if rec is not None:
+                room.topic = rec.topic
+            # changes applied here while the read was in flight are newer than the read
+            now = set(room.members)
+            target = (fresh | (now - before)) - (before - now)
+            for user in now - target:
+                self.left(room, user)
+            for user in target - now:
+                self.joined(room, user)
+        await self.backfill(room)
 
     # ------------------------------------------------------------------ events
     def publish(self, ev: BusEvent, *, exclude: Session | None = None) -> None:
@@ -463,9 +536,7 @@ class Hub:
             frame = encode(m.ReadEvent(room=ev.room, seq=ev.seq))
             self.send_to_user(ev.user, frame, exclude=exclude)
         elif isinstance(ev, PresenceChanged):
-            state = self.users.get(ev.user)
-            if state is not None or ev.status == "offline":
-                self.broadcast_presence(state or UserState(ev.user), ev.status)
+            self._presence_event(ev)
         elif isinstance(ev, MemberRemoved | RoleChanged | MuteChanged | RoomClosed | UserRevoked):
             apply_moderation(self, ev)
 

@@ -47,12 +47,13 @@ class Listener:
         context: Callable[[], ssl.SSLContext | None],
         handshake_timeout: float,
         on_connect: OnConnect,
+        reuse_port: bool = False,
     ) -> None:
         self.guard = guard
         self._context = context
         self._handshake_timeout = handshake_timeout
         self._on_connect = on_connect
-        self._sockets = _bind(host, port)
+        self._sockets = _bind(host, port, reuse_port=reuse_port)
         self._accepting: list[asyncio.Task[None]] = []
         self._handshaking: set[asyncio.Task[None]] = set()
 
@@ -136,8 +137,12 @@ class Listener:
                 self.guard.rejecting -= 1
 
 
-def _bind(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for every address of ``host`` (all sharing one port when ``port=0``)."""
+def _bind(host: str, port: int, *, reuse_port: bool = False) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` (all sharing one port when ``port=0``).
+
+    ``reuse_port`` sets SO_REUSEPORT so several server processes can listen on one port and
+    the kernel spreads new connections over them (cluster nodes on one machine).
+    """
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     sockets: list[socket.socket] = []
     seen: set[tuple[int, object]] = set()
@@ -149,6 +154,8 @@ def _bind(host: str, port: int) -> list[socket.socket]:
             sock = socket.socket(family, type_, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)

@@ -18,6 +18,8 @@ from typing import Literal
 
 import msgspec
 
+from tertulia.server.bus.presence import LocalPresence, PresenceDirectory
+
 __all__ = [
     "Bus",
     "BusEvent",
@@ -155,6 +157,8 @@ class Bus(abc.ABC):
 
     #: this node's identity, stamped on published events
     node_id: str = "local"
+    #: who is online on the other nodes (nobody, for a single node)
+    presence: PresenceDirectory = LocalPresence()
 
     @abc.abstractmethod
     async def start(

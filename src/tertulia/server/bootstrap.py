@@ -1,0 +1,35 @@
+"""First start: an ``admin`` account with a random password, printed once.
+
+Letting the first registrant become admin would hand the server to whoever connects first; a
+setup token would be one more thing to explain. Instead, when the server starts with no account
+at all it creates ``admin`` with a random password, stores only its argon2id hash, and
+``tertulia server`` prints the password once. Several cluster nodes starting together race
+harmlessly: one wins, the others see the name taken and print nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from tertulia.server.passwords import Passwords
+from tertulia.server.storage.base import NameTakenError, Storage
+
+__all__ = ["ADMIN_NAME", "bootstrap_admin"]
+
+log = logging.getLogger("tertulia.server")
+
+ADMIN_NAME = "admin"
+
+
+async def bootstrap_admin(storage: Storage, passwords: Passwords) -> str | None:
+    """Create ``admin`` if there is no account yet; return its password (or None)."""
+    if await storage.count_users() > 0:
+        return None
+    password = secrets.token_urlsafe(18)
+    try:
+        await storage.create_user(ADMIN_NAME, await passwords.hash(password), is_admin=True)
+    except NameTakenError:
+        return None
+    log.warning("created the initial admin account %r (password shown once on stdout)", ADMIN_NAME)
+    return password
