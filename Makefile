@@ -29,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) translations
 	$(PY) -m pytest -q $(ARGS)
 
 clean:
@@ -38,3 +38,22 @@ clean:
 ## make reliability: run the fault scenarios at full size and write docs/reliability.md
 reliability: $(STAMP)
 	$(PY) scripts/reliability_report.py
+
+## make translations: compile the desktop client's Qt Linguist files (.ts -> .qm)
+GUI_TS := $(wildcard src/tertulia/gui/translations/*.ts)
+GUI_QM := $(GUI_TS:.ts=.qm)
+
+translations: $(GUI_QM)
+
+src/tertulia/gui/translations/%.qm: src/tertulia/gui/translations/%.ts $(STAMP)
+	$(VENV)/bin/pyside6-lrelease -silent $< -qm $@
+
+## make translations-update: collect new and changed GUI strings into the .ts files
+translations-update: $(STAMP)
+	$(VENV)/bin/pyside6-lupdate -no-obsolete -locations none src/tertulia/gui/*.py -ts $(GUI_TS)
+
+## make screenshots: drive a real server and the GUI offscreen, write docs/screenshots/*.png
+screenshots: $(STAMP) translations
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
+
+.PHONY: translations translations-update screenshots

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate docs/screenshots/*.png: a real server, real clients, the real GUI, offscreen.
 
-    make screenshots            # or: QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
+    make screenshots   # or: QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
 
 Starts ``tertulia server`` on a free port in a temporary directory, fills it with a believable
 conversation through the client library (five people, rooms, a DM, a mention), keeps two of

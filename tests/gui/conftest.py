@@ -7,17 +7,16 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["TERTULIA_GUI_NO_KEYRING"] = "1"
 
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
+import pytest
 
 pytest.importorskip("PySide6.QtWidgets", reason="the gui extra (PySide6) is not installed")
 
-from tertulia_testkit import PASSWORD, SCALE, ServerProcess  # noqa: E402
-
-from tertulia.gui.app import TertuliaApp  # noqa: E402
+from tertulia.gui.app import TertuliaApp
+from tertulia_testkit import PASSWORD, SCALE, ServerProcess
 
 #: pytest-qt waits are in milliseconds
 WAIT = int(15_000 * SCALE)

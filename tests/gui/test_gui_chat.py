@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import WAIT, log_in
 from PySide6.QtCore import Qt
-from tertulia_testkit import ServerProcess
 
+from conftest import WAIT, log_in
 from tertulia.gui.app import TertuliaApp
 from tertulia.gui.models import Role
+from tertulia_testkit import ServerProcess
 
 
 def type_and_send(qtbot: Any, ctl: TertuliaApp, text: str) -> None:
@@ -63,8 +63,10 @@ def test_two_clients_chat_with_unread_and_mentions(
     assert texts(bruno, "general") == ["first line\nsecond line", "hey @bruno, look 🎉"]
     # ana's own rows end as confirmed ("sent"), in order, each once
     qtbot.waitUntil(
-        lambda: [r.state for r in ana.store.room("general").model.rows if r.kind == "message"]
-        == ["sent", "sent"],
+        lambda: (
+            [r.state for r in ana.store.room("general").model.rows if r.kind == "message"]
+            == ["sent", "sent"]
+        ),
         timeout=WAIT,
     )
     assert texts(ana, "general") == ["first line\nsecond line", "hey @bruno, look 🎉"]

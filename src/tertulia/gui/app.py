@@ -69,9 +69,7 @@ class TertuliaApp(QObject):
         self.window: MainWindow | None = None
         self.apply_language(self.settings.language)
         self.apply_theme(self.settings.theme)
-        QGuiApplication.styleHints().colorSchemeChanged.connect(
-            lambda _s: self.settings.theme == "system" and self.apply_theme("system")
-        )
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
         self.bridge = ClientBridge(self)
         self.bridge.trustRequested.connect(self._ask_trust)
         self.store: ChatStore | None = None
@@ -105,6 +103,10 @@ class TertuliaApp(QObject):
             self.window.view.refresh_layout()
             self.window.room_view.viewport().update()
             self.window.member_view.viewport().update()
+
+    def _system_scheme_changed(self, _scheme: object) -> None:
+        if self.settings.theme == "system":
+            self.apply_theme("system")
 
     def set_theme(self, choice: str) -> None:
         self.settings.theme = choice
@@ -180,7 +182,9 @@ class TertuliaApp(QObject):
         self.window.zoomChanged.connect(lambda z: setattr(self.settings, "zoom", z))
         self.store.notify.connect(self._notify)
         self.store.unreadChanged.connect(self.notifier.set_unread)
-        self.store.currentRoomChanged.connect(lambda name: setattr(self.settings, "last_room", name))
+        self.store.currentRoomChanged.connect(
+            lambda name: setattr(self.settings, "last_room", name)
+        )
         self.notifier.set_unread(*self.store.room_list.total_unread())
         geometry = s.geometry()
         if geometry is not None:

@@ -319,7 +319,11 @@ class ClientBridge(QObject):
             admin=client.admin,
             limits=client.limits,
             rooms=list(by_name.values()),
-            pages={r.name: pg for r, pg in zip(joined, pages, strict=True) if not _is_exc(pg)},
+            pages={
+                r.name: pg
+                for r, pg in zip(joined, pages, strict=True)
+                if isinstance(pg, HistoryPage)
+            },
             outbox=[OutboxItem.of(e) for e in client.outbox],
         )
 
@@ -420,10 +424,6 @@ class ClientBridge(QObject):
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-
-
-def _is_exc(value: object) -> bool:
-    return isinstance(value, BaseException)
 
 
 def describe_state(ev: ConnectionStateChanged) -> str:

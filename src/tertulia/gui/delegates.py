@@ -91,9 +91,9 @@ def day_label(iso: str) -> str:
     d = date.fromisoformat(iso)
     today = date.today()
     if d == today:
-        return _tr("Today")
+        return QCoreApplication.translate("MessageView", "Today")
     if d == today - timedelta(days=1):
-        return _tr("Yesterday")
+        return QCoreApplication.translate("MessageView", "Yesterday")
     qd = QDate(d.year, d.month, d.day)
     fmt = "dddd, d MMMM" if d.year == today.year else "dddd, d MMMM yyyy"
     text = QLocale().toString(qd, fmt)
@@ -335,20 +335,24 @@ class MessageDelegate(QStyledItemDelegate):
         if state in ("pending", "sending"):
             p.setPen(QColor(t.muted))
             p.drawText(
-                right, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _tr("sending…")
+                right,
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                QCoreApplication.translate("MessageView", "sending…"),
             )
         elif state == "sent":
             p.setPen(QColor(t.success))
             p.drawText(
                 right,
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                "✓ " + _tr("sent"),
+                "✓ " + QCoreApplication.translate("MessageView", "sent"),
             )
         elif state == "failed" and lay.status is not None:
             retry, discard = self.action_rects(option, index, lay)
             p.setPen(QColor(t.danger))
             reason = index.data(Role.Error) or ""
-            label = _tr("Not sent") + (f": {reason}" if reason else "")
+            label = QCoreApplication.translate("MessageView", "Not sent") + (
+                f": {reason}" if reason else ""
+            )
             avail = lay.status.width() - retry.width() - discard.width() - 24
             p.drawText(
                 QRect(lay.status.left(), lay.status.top(), avail, lay.status.height()),
@@ -359,9 +363,17 @@ class MessageDelegate(QStyledItemDelegate):
             bold.setBold(True)
             p.setFont(bold)
             p.setPen(QColor(t.link))
-            p.drawText(retry, Qt.AlignmentFlag.AlignCenter, _tr("Retry"))
+            p.drawText(
+                retry,
+                Qt.AlignmentFlag.AlignCenter,
+                QCoreApplication.translate("MessageView", "Retry"),
+            )
             p.setPen(QColor(t.muted))
-            p.drawText(discard, Qt.AlignmentFlag.AlignCenter, _tr("Discard"))
+            p.drawText(
+                discard,
+                Qt.AlignmentFlag.AlignCenter,
+                QCoreApplication.translate("MessageView", "Discard"),
+            )
 
     def action_rects(
         self, option: QStyleOptionViewItem, index: Index, lay: _Layout | None = None
@@ -372,8 +384,8 @@ class MessageDelegate(QStyledItemDelegate):
         small.setPointSizeF(small.pointSizeF() * 0.82)
         small.setBold(True)
         fm = QFontMetrics(small)
-        dw = fm.horizontalAdvance(_tr("Discard")) + 12
-        rw = fm.horizontalAdvance(_tr("Retry")) + 12
+        dw = fm.horizontalAdvance(QCoreApplication.translate("MessageView", "Discard")) + 12
+        rw = fm.horizontalAdvance(QCoreApplication.translate("MessageView", "Retry")) + 12
         s = lay.status
         discard = QRect(s.right() - dw, s.top(), dw, s.height())
         retry = QRect(discard.left() - rw - 4, s.top(), rw, s.height())
@@ -405,7 +417,7 @@ class MessageDelegate(QStyledItemDelegate):
         f.setPointSizeF(f.pointSizeF() * 0.8)
         p.setFont(f)
         fm = QFontMetrics(f)
-        label = _tr("New messages")
+        label = QCoreApplication.translate("MessageView", "New messages")
         w = fm.horizontalAdvance(label) + 16
         cy = r.center().y()
         color = QColor(t.divider)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
+    QObject,
     QSortFilterProxyModel,
     QStringListModel,
     Qt,
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 from tertulia.client import DEFAULT_PORT
 from tertulia.gui.commands import COMMANDS
 from tertulia.gui.i18n import LANGUAGES
+from tertulia.gui.textfmt import plural
 
 __all__ = [
     "ConnectForm",
@@ -53,10 +55,6 @@ __all__ = [
     "TopicDialog",
     "TrustDialog",
 ]
-
-
-def tr(ctx: str, text: str) -> str:
-    return QCoreApplication.translate(ctx, text)
 
 
 @dataclass(frozen=True)
@@ -250,10 +248,16 @@ class ConnectWindow(QWidget):
         user = self.user.text().strip()
         password = self.password.text()
         if not host or not user or not password:
-            self.show_error(tr("ConnectWindow", "Fill in the server, your user name and password."))
+            self.show_error(
+                QCoreApplication.translate(
+                    "ConnectWindow", "Fill in the server, your user name and password."
+                )
+            )
             return
         if self.register_mode and password != self.confirm.text():
-            self.show_error(tr("ConnectWindow", "The two passwords do not match."))
+            self.show_error(
+                QCoreApplication.translate("ConnectWindow", "The two passwords do not match.")
+            )
             return
         self.show_error("")
         self.submitted.emit(
@@ -270,31 +274,38 @@ class ConnectWindow(QWidget):
     # ------------------------------------------------------------------ texts
 
     def retranslate(self) -> None:
-        c = "ConnectWindow"
-        self.setWindowTitle(tr(c, "Tertulia — Log in"))
-        self.title.setText(tr(c, "Welcome to Tertulia"))
+        self.setWindowTitle(QCoreApplication.translate("ConnectWindow", "Tertulia — Log in"))
+        self.title.setText(QCoreApplication.translate("ConnectWindow", "Welcome to Tertulia"))
         self.subtitle.setText(
-            tr(c, "Create an account on a Tertulia server to start chatting.")
+            QCoreApplication.translate(
+                "ConnectWindow", "Create an account on a Tertulia server to start chatting."
+            )
             if self.register_mode
-            else tr(c, "Log in to your Tertulia server.")
+            else QCoreApplication.translate("ConnectWindow", "Log in to your Tertulia server.")
         )
-        self.mode_login.setText(tr(c, "Log in"))
-        self.mode_register.setText(tr(c, "Create account"))
-        self.server_label.setText(tr(c, "Server and port"))
-        self.host.setPlaceholderText(tr(c, "chat.example.org"))
-        self.user_label.setText(tr(c, "User name"))
-        self.user.setPlaceholderText(tr(c, "e.g. ana"))
-        self.password_label.setText(tr(c, "Password"))
-        self.confirm_label.setText(tr(c, "Repeat password"))
-        self.remember.setText(tr(c, "Remember password (in the system keyring)"))
+        self.mode_login.setText(QCoreApplication.translate("ConnectWindow", "Log in"))
+        self.mode_register.setText(QCoreApplication.translate("ConnectWindow", "Create account"))
+        self.server_label.setText(QCoreApplication.translate("ConnectWindow", "Server and port"))
+        self.host.setPlaceholderText(
+            QCoreApplication.translate("ConnectWindow", "chat.example.org")
+        )
+        self.user_label.setText(QCoreApplication.translate("ConnectWindow", "User name"))
+        self.user.setPlaceholderText(QCoreApplication.translate("ConnectWindow", "e.g. ana"))
+        self.password_label.setText(QCoreApplication.translate("ConnectWindow", "Password"))
+        self.confirm_label.setText(QCoreApplication.translate("ConnectWindow", "Repeat password"))
+        self.remember.setText(
+            QCoreApplication.translate("ConnectWindow", "Remember password (in the system keyring)")
+        )
         if self._busy:
-            self.submit.setText(tr(c, "Connecting…"))
+            self.submit.setText(QCoreApplication.translate("ConnectWindow", "Connecting…"))
         else:
             self.submit.setText(
-                tr(c, "Create account and log in") if self.register_mode else tr(c, "Log in")
+                QCoreApplication.translate("ConnectWindow", "Create account and log in")
+                if self.register_mode
+                else QCoreApplication.translate("ConnectWindow", "Log in")
             )
-        self.lang_label.setText(tr(c, "Language:"))
-        self.language.setItemText(0, tr(c, "System default"))
+        self.lang_label.setText(QCoreApplication.translate("ConnectWindow", "Language:"))
+        self.language.setItemText(0, QCoreApplication.translate("ConnectWindow", "System default"))
 
     def changeEvent(self, e: QEvent) -> None:
         super().changeEvent(e)
@@ -326,21 +337,25 @@ class TrustDialog(QDialog):
         self, fingerprint: str, host: str, port: int, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        c = "TrustDialog"
         self.setObjectName("TrustDialog")
-        self.setWindowTitle(tr(c, "Trust this server?"))
+        self.setWindowTitle(QCoreApplication.translate("TrustDialog", "Trust this server?"))
         self.setModal(True)
         self.setMinimumWidth(520)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 20, 24, 16)
         lay.setSpacing(12)
-        title = QLabel(tr(c, "First connection to %1").replace("%1", f"{host}:{port}"), self)
+        title = QLabel(
+            QCoreApplication.translate("TrustDialog", "First connection to %1").replace(
+                "%1", f"{host}:{port}"
+            ),
+            self,
+        )
         title.setObjectName("LoginTitle")
         title.setStyleSheet("font-size: 14pt;")
         lay.addWidget(title)
         text = QLabel(
-            tr(
-                c,
+            QCoreApplication.translate(
+                "TrustDialog",
                 "This server uses a certificate that no authority vouches for (normal for a "
                 "self-hosted Tertulia server). Check that the fingerprint below is exactly the "
                 "one the server's operator gives you (they see it with 'tertulia admin "
@@ -358,7 +373,8 @@ class TrustDialog(QDialog):
         self.fingerprint = fingerprint
         buttons = QDialogButtonBox(self)
         self.trust_button = buttons.addButton(
-            tr(c, "Trust and connect"), QDialogButtonBox.ButtonRole.AcceptRole
+            QCoreApplication.translate("TrustDialog", "Trust and connect"),
+            QDialogButtonBox.ButtonRole.AcceptRole,
         )
         self.trust_button.setObjectName("Primary")
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -408,32 +424,40 @@ class JoinRoomDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        c = "JoinRoomDialog"
-        self.setWindowTitle(tr(c, "Join or create a room"))
+        self.setWindowTitle(QCoreApplication.translate("JoinRoomDialog", "Join or create a room"))
         self.setMinimumWidth(440)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 18, 20, 14)
-        lay.addWidget(QLabel(tr(c, "Public rooms"), self))
+        lay.addWidget(QLabel(QCoreApplication.translate("JoinRoomDialog", "Public rooms"), self))
         self.list = QListWidget(self)
         self.list.setObjectName("publicRooms")
         self.list.itemActivated.connect(lambda it: self._join(it.data(Qt.ItemDataRole.UserRole)))
         lay.addWidget(self.list, 1)
-        self.empty = QLabel(tr(c, "No other public rooms yet."), self)
+        self.empty = QLabel(
+            QCoreApplication.translate("JoinRoomDialog", "No other public rooms yet."), self
+        )
         self.empty.setObjectName("LoginSubtitle")
         lay.addWidget(self.empty)
         form = QFormLayout()
         self.name = QLineEdit(self)
         self.name.setObjectName("roomName")
-        self.name.setPlaceholderText(tr(c, "room name, e.g. plans"))
+        self.name.setPlaceholderText(
+            QCoreApplication.translate("JoinRoomDialog", "room name, e.g. plans")
+        )
         self.topic = QLineEdit(self)
-        self.topic.setPlaceholderText(tr(c, "optional"))
-        self.private = QCheckBox(tr(c, "Private (invitation only)"), self)
-        form.addRow(tr(c, "Name"), self.name)
-        form.addRow(tr(c, "Topic"), self.topic)
+        self.topic.setPlaceholderText(QCoreApplication.translate("JoinRoomDialog", "optional"))
+        self.private = QCheckBox(
+            QCoreApplication.translate("JoinRoomDialog", "Private (invitation only)"), self
+        )
+        form.addRow(QCoreApplication.translate("JoinRoomDialog", "Name"), self.name)
+        form.addRow(QCoreApplication.translate("JoinRoomDialog", "Topic"), self.topic)
         form.addRow("", self.private)
         lay.addLayout(form)
         buttons = QDialogButtonBox(self)
-        self.go = buttons.addButton(tr(c, "Join or create"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.go = buttons.addButton(
+            QCoreApplication.translate("JoinRoomDialog", "Join or create"),
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
         self.go.setObjectName("Primary")
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._go)
@@ -447,7 +471,11 @@ class JoinRoomDialog(QDialog):
         self.list.clear()
         self._public = {r[0] for r in rooms}
         for name, topic, count in rooms:
-            label = f"#{name}  ·  " + tr("JoinRoomDialog", "%n member(s)").replace("%n", str(count))
+            label = f"#{name}  ·  " + plural(
+                count,
+                QCoreApplication.translate("JoinRoomDialog", "%n member"),
+                QCoreApplication.translate("JoinRoomDialog", "%n members"),
+            )
             if topic:
                 label += f"\n{topic}"
             item = QListWidgetItem(label)
@@ -479,21 +507,24 @@ class DmDialog(QDialog):
 
     def __init__(self, known_users: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        c = "DmDialog"
-        self.setWindowTitle(tr(c, "Start a direct message"))
+        self.setWindowTitle(QCoreApplication.translate("DmDialog", "Start a direct message"))
         self.setMinimumWidth(380)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 18, 20, 14)
-        lay.addWidget(QLabel(tr(c, "Who do you want to talk to?"), self))
+        lay.addWidget(
+            QLabel(QCoreApplication.translate("DmDialog", "Who do you want to talk to?"), self)
+        )
         self.user = QLineEdit(self)
         self.user.setObjectName("dmUser")
-        self.user.setPlaceholderText(tr(c, "user name"))
+        self.user.setPlaceholderText(QCoreApplication.translate("DmDialog", "user name"))
         from PySide6.QtWidgets import QCompleter
 
         self.user.setCompleter(QCompleter(known_users, self))
         lay.addWidget(self.user)
         buttons = QDialogButtonBox(self)
-        ok = buttons.addButton(tr(c, "Start"), QDialogButtonBox.ButtonRole.AcceptRole)
+        ok = buttons.addButton(
+            QCoreApplication.translate("DmDialog", "Start"), QDialogButtonBox.ButtonRole.AcceptRole
+        )
         ok.setObjectName("Primary")
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._go)
@@ -512,8 +543,9 @@ class TopicDialog(QDialog):
 
     def __init__(self, room: str, topic: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        c = "TopicDialog"
-        self.setWindowTitle(tr(c, "Topic of #%1").replace("%1", room))
+        self.setWindowTitle(
+            QCoreApplication.translate("TopicDialog", "Topic of #%1").replace("%1", room)
+        )
         self.setMinimumWidth(420)
         lay = QVBoxLayout(self)
         self.edit = QLineEdit(topic, self)
@@ -588,16 +620,21 @@ class SettingsDialog(QDialog):
         self.retranslate()
 
     def retranslate(self) -> None:
-        c = "SettingsDialog"
-        self.setWindowTitle(tr(c, "Settings"))
-        self.lang_label.setText(tr(c, "Language"))
-        self.theme_label.setText(tr(c, "Theme"))
-        self.language.setItemText(0, tr(c, "System default"))
-        self.theme.setItemText(0, tr(c, "Follow the system"))
-        self.theme.setItemText(1, tr(c, "Light"))
-        self.theme.setItemText(2, tr(c, "Dark"))
-        self.notifications.setText(tr(c, "Desktop notifications for mentions and direct messages"))
-        self.sound.setText(tr(c, "Play a sound with notifications"))
+        self.setWindowTitle(QCoreApplication.translate("SettingsDialog", "Settings"))
+        self.lang_label.setText(QCoreApplication.translate("SettingsDialog", "Language"))
+        self.theme_label.setText(QCoreApplication.translate("SettingsDialog", "Theme"))
+        self.language.setItemText(0, QCoreApplication.translate("SettingsDialog", "System default"))
+        self.theme.setItemText(0, QCoreApplication.translate("SettingsDialog", "Follow the system"))
+        self.theme.setItemText(1, QCoreApplication.translate("SettingsDialog", "Light"))
+        self.theme.setItemText(2, QCoreApplication.translate("SettingsDialog", "Dark"))
+        self.notifications.setText(
+            QCoreApplication.translate(
+                "SettingsDialog", "Desktop notifications for mentions and direct messages"
+            )
+        )
+        self.sound.setText(
+            QCoreApplication.translate("SettingsDialog", "Play a sound with notifications")
+        )
 
     def changeEvent(self, e: QEvent) -> None:
         super().changeEvent(e)
@@ -620,7 +657,9 @@ class RoomSwitcher(QDialog):
         lay.setContentsMargins(12, 12, 12, 12)
         self.filter = QLineEdit(self)
         self.filter.setObjectName("switcherFilter")
-        self.filter.setPlaceholderText(tr("RoomSwitcher", "Jump to a room or person…"))
+        self.filter.setPlaceholderText(
+            QCoreApplication.translate("RoomSwitcher", "Jump to a room or person…")
+        )
         self.filter.installEventFilter(self)
         lay.addWidget(self.filter)
         self._names = {label: name for name, label in rooms}
@@ -650,37 +689,57 @@ class RoomSwitcher(QDialog):
             self.chosen.emit(self._names.get(label, label))
             self.accept()
 
-    def eventFilter(self, obj: object, e: QEvent) -> bool:
-        if obj is self.filter and isinstance(e, QKeyEvent) and e.type() == QEvent.Type.KeyPress:
-            if e.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
-                row = self.list.currentIndex().row() + (1 if e.key() == Qt.Key.Key_Down else -1)
-                if 0 <= row < self.proxy.rowCount():
-                    self.list.setCurrentIndex(self.proxy.index(row, 0))
-                return True
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:
+        if (
+            obj is self.filter
+            and isinstance(e, QKeyEvent)
+            and e.type() == QEvent.Type.KeyPress
+            and e.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up)
+        ):
+            row = self.list.currentIndex().row() + (1 if e.key() == Qt.Key.Key_Down else -1)
+            if 0 <= row < self.proxy.rowCount():
+                self.list.setCurrentIndex(self.proxy.index(row, 0))
+            return True
         return super().eventFilter(obj, e)
 
 
 class HelpDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        c = "HelpDialog"
-        self.setWindowTitle(tr(c, "Commands and shortcuts"))
+        self.setWindowTitle(QCoreApplication.translate("HelpDialog", "Commands and shortcuts"))
         self.setMinimumWidth(520)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(20, 18, 20, 14)
         rows = [
-            (COMMANDS["join"], tr(c, "join a room, creating it if it does not exist")),
-            (COMMANDS["leave"], tr(c, "leave this room (or the one named)")),
-            (COMMANDS["me"], tr(c, "say what you are doing: * ana waves")),
-            (COMMANDS["msg"], tr(c, "open a direct message with a user")),
-            (COMMANDS["topic"], tr(c, "set this room's topic")),
-            (COMMANDS["help"], tr(c, "show this help")),
-            ("Enter / Shift+Enter", tr(c, "send / new line")),
-            ("Ctrl+K", tr(c, "jump to a room or person")),
-            ("Alt+↑ / Alt+↓", tr(c, "previous / next room")),
-            ("Ctrl+F", tr(c, "search this room's history")),
-            ("Ctrl++ / Ctrl+− / Ctrl+0", tr(c, "bigger / smaller / normal text")),
-            (":tada: :+1: :heart: …", tr(c, "emoji shortcodes")),
+            (
+                COMMANDS["join"],
+                QCoreApplication.translate(
+                    "HelpDialog", "join a room, creating it if it does not exist"
+                ),
+            ),
+            (
+                COMMANDS["leave"],
+                QCoreApplication.translate("HelpDialog", "leave this room (or the one named)"),
+            ),
+            (
+                COMMANDS["me"],
+                QCoreApplication.translate("HelpDialog", "say what you are doing: * ana waves"),
+            ),
+            (
+                COMMANDS["msg"],
+                QCoreApplication.translate("HelpDialog", "open a direct message with a user"),
+            ),
+            (COMMANDS["topic"], QCoreApplication.translate("HelpDialog", "set this room's topic")),
+            (COMMANDS["help"], QCoreApplication.translate("HelpDialog", "show this help")),
+            ("Enter / Shift+Enter", QCoreApplication.translate("HelpDialog", "send / new line")),
+            ("Ctrl+K", QCoreApplication.translate("HelpDialog", "jump to a room or person")),
+            ("Alt+↑ / Alt+↓", QCoreApplication.translate("HelpDialog", "previous / next room")),
+            ("Ctrl+F", QCoreApplication.translate("HelpDialog", "search this room's history")),
+            (
+                "Ctrl++ / Ctrl+- / Ctrl+0",
+                QCoreApplication.translate("HelpDialog", "bigger / smaller / normal text"),
+            ),
+            (":tada: :+1: :heart: …", QCoreApplication.translate("HelpDialog", "emoji shortcodes")),
         ]
         html = (
             "<table cellspacing='0' cellpadding='5'>"

@@ -79,41 +79,66 @@ def apply_language(lang: str) -> bool:
 def error_text(code: str, params: dict[str, Any] | None = None) -> str:
     """The user-facing text for a server error ``code`` (translated, filled from ``params``)."""
     p = params or {}
-    tr = QCoreApplication.translate
     texts = {
-        "auth_failed": tr("Errors", "Wrong user name or password."),
-        "name_taken": tr("Errors", "That user name is already taken."),
-        "weak_password": tr("Errors", "The password must have at least %1 characters."),
-        "invalid_name": tr(
+        "auth_failed": QCoreApplication.translate("Errors", "Wrong user name or password."),
+        "name_taken": QCoreApplication.translate("Errors", "That user name is already taken."),
+        "weak_password": QCoreApplication.translate(
+            "Errors", "The password must have at least %1 characters."
+        ),
+        "invalid_name": QCoreApplication.translate(
             "Errors",
             "Invalid name: use letters, digits, '_', '-' and '.', starting with a letter or digit.",
         ),
-        "registration_closed": tr(
+        "registration_closed": QCoreApplication.translate(
             "Errors", "This server does not allow new accounts. Ask its operator."
         ),
-        "room_not_found": tr("Errors", "There is no such room, or it is private."),
-        "room_exists": tr("Errors", "A room with that name already exists."),
-        "not_member": tr("Errors", "You are not a member of that room."),
-        "forbidden": tr("Errors", "That is not allowed in this room."),
-        "user_not_found": tr("Errors", "There is no user with that name."),
-        "text_too_long": tr("Errors", "The message is too long (at most %1 characters)."),
-        "invalid_argument": tr("Errors", "The server refused that request as invalid."),
-        "msg_id_conflict": tr("Errors", "The message could not be stored (duplicate id)."),
-        "rate_limited": tr("Errors", "You are sending too fast. Wait a moment."),
-        "slow_consumer": tr("Errors", "The connection was too slow to keep up."),
-        "timeout": tr("Errors", "The connection timed out."),
-        "shutting_down": tr("Errors", "The server is restarting."),
-        "internal": tr("Errors", "The server had an internal problem."),
-        "unsupported_version": tr("Errors", "This server speaks a protocol version we do not."),
-        "frame_too_large": tr("Errors", "The request was too large for the server."),
-        "bad_message": tr("Errors", "The server did not understand a request."),
-        "bad_json": tr("Errors", "The server did not understand a request."),
-        "unknown_type": tr("Errors", "The server did not understand a request."),
-        "not_authenticated": tr("Errors", "Not logged in."),
+        "room_not_found": QCoreApplication.translate(
+            "Errors", "There is no such room, or it is private."
+        ),
+        "room_exists": QCoreApplication.translate(
+            "Errors", "A room with that name already exists."
+        ),
+        "not_member": QCoreApplication.translate("Errors", "You are not a member of that room."),
+        "forbidden": QCoreApplication.translate("Errors", "That is not allowed in this room."),
+        "user_not_found": QCoreApplication.translate("Errors", "There is no user with that name."),
+        "text_too_long": QCoreApplication.translate(
+            "Errors", "The message is too long (at most %1 characters)."
+        ),
+        "invalid_argument": QCoreApplication.translate(
+            "Errors", "The server refused that request as invalid."
+        ),
+        "msg_id_conflict": QCoreApplication.translate(
+            "Errors", "The message could not be stored (duplicate id)."
+        ),
+        "rate_limited": QCoreApplication.translate(
+            "Errors", "You are sending too fast. Wait a moment."
+        ),
+        "slow_consumer": QCoreApplication.translate(
+            "Errors", "The connection was too slow to keep up."
+        ),
+        "timeout": QCoreApplication.translate("Errors", "The connection timed out."),
+        "shutting_down": QCoreApplication.translate("Errors", "The server is restarting."),
+        "internal": QCoreApplication.translate("Errors", "The server had an internal problem."),
+        "unsupported_version": QCoreApplication.translate(
+            "Errors", "This server speaks a protocol version we do not."
+        ),
+        "frame_too_large": QCoreApplication.translate(
+            "Errors", "The request was too large for the server."
+        ),
+        "bad_message": QCoreApplication.translate(
+            "Errors", "The server did not understand a request."
+        ),
+        "bad_json": QCoreApplication.translate(
+            "Errors", "The server did not understand a request."
+        ),
+        "unknown_type": QCoreApplication.translate(
+            "Errors", "The server did not understand a request."
+        ),
+        "not_authenticated": QCoreApplication.translate("Errors", "Not logged in."),
     }
-    text = texts.get(code) or tr("Errors", "The server refused the request (%1).").replace(
-        "%1", code
-    )
+    text = texts.get(code) or QCoreApplication.translate(
+        "Errors", "The server refused the request (%1)."
+    ).replace("%1", code)
     if code == "weak_password":
         text = text.replace("%1", str(p.get("min", 8)))
     elif code == "text_too_long":
@@ -123,9 +148,8 @@ def error_text(code: str, params: dict[str, Any] | None = None) -> str:
 
 def describe_error(exc: BaseException | None) -> str:
     """A translated one-paragraph explanation of why connecting or a request failed."""
-    tr = QCoreApplication.translate
     if exc is None:
-        return tr("Errors", "The connection was lost.")
+        return QCoreApplication.translate("Errors", "The connection was lost.")
     if isinstance(exc, ClientOffline) and exc.error is not None:
         return describe_error(exc.error)
     if isinstance(exc, ServerError):
@@ -133,10 +157,10 @@ def describe_error(exc: BaseException | None) -> str:
     if isinstance(exc, ConnectionLost):
         if exc.code:
             return error_text(exc.code)
-        return tr("Errors", "The connection to the server was lost.")
+        return QCoreApplication.translate("Errors", "The connection to the server was lost.")
     if isinstance(exc, CertificateChangedError):
         return (
-            tr(
+            QCoreApplication.translate(
                 "Errors",
                 "The server's certificate has CHANGED since you first trusted it. This may "
                 "be an attack: someone may be intercepting the connection. Nothing was sent "
@@ -152,7 +176,7 @@ def describe_error(exc: BaseException | None) -> str:
         )
     if isinstance(exc, CertificateMismatchError):
         return (
-            tr(
+            QCoreApplication.translate(
                 "Errors",
                 "The server's certificate does not match the expected fingerprint. "
                 "Nothing was sent.\n\nExpected: %1\nReceived: %2",
@@ -161,21 +185,27 @@ def describe_error(exc: BaseException | None) -> str:
             .replace("%2", exc.received)
         )
     if isinstance(exc, CertificateRejectedError):
-        return tr("Errors", "You did not trust the server's certificate, so nothing was sent.")
+        return QCoreApplication.translate(
+            "Errors", "You did not trust the server's certificate, so nothing was sent."
+        )
     if isinstance(exc, TrustError):
         return str(exc)
     if isinstance(exc, ssl.SSLError):
-        return tr("Errors", "The secure connection could not be set up (%1).").replace(
-            "%1", exc.reason or str(exc)
-        )
+        return QCoreApplication.translate(
+            "Errors", "The secure connection could not be set up (%1)."
+        ).replace("%1", exc.reason or str(exc))
     if isinstance(exc, ConnectionRefusedError) or (
         isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED
     ):
-        return tr("Errors", "The server refused the connection. Is it running on that port?")
+        return QCoreApplication.translate(
+            "Errors", "The server refused the connection. Is it running on that port?"
+        )
     if isinstance(exc, TimeoutError):
-        return tr("Errors", "The server did not answer in time.")
+        return QCoreApplication.translate("Errors", "The server did not answer in time.")
     if isinstance(exc, OSError) and exc.errno in (-2, -3, -5, errno.ENOENT):
-        return tr("Errors", "The server name could not be found.")
+        return QCoreApplication.translate("Errors", "The server name could not be found.")
     if isinstance(exc, OSError):
-        return tr("Errors", "Cannot reach the server (%1).").replace("%1", exc.strerror or str(exc))
+        return QCoreApplication.translate("Errors", "Cannot reach the server (%1).").replace(
+            "%1", exc.strerror or str(exc)
+        )
     return str(exc)

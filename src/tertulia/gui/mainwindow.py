@@ -5,11 +5,14 @@ it; it never touches the network.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
     QItemSelectionModel,
     QModelIndex,
+    QObject,
     Qt,
     QTimer,
     Signal,
@@ -41,6 +44,7 @@ from tertulia.gui.dialogs import (
 )
 from tertulia.gui.models import Role
 from tertulia.gui.store import ChatStore
+from tertulia.gui.textfmt import plural
 from tertulia.gui.widgets import (
     Avatar,
     Composer,
@@ -351,26 +355,35 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ texts
 
     def retranslate(self) -> None:
-        self.act_join.setText(tr("Join or create a room…"))
-        self.act_dm.setText(tr("Start a direct message…"))
-        self.add_button.setToolTip(tr("Join a room or start a direct message"))
-        self.add_button.setAccessibleName(tr("Join a room or start a direct message"))
-        self.act_settings.setText(tr("Settings…"))
-        self.act_help.setText(tr("Commands and shortcuts"))
-        self.act_logout.setText(tr("Log out"))
-        self.settings_button.setToolTip(tr("Settings"))
-        self.settings_button.setAccessibleName(tr("Settings"))
-        self.search_button.setToolTip(tr("Search (Ctrl+F)"))
-        self.search_button.setAccessibleName(tr("Search"))
-        self.search_edit.setPlaceholderText(tr("Search this room"))
-        self.search_older.setText(tr("Search older messages"))
-        self.send_button.setText(tr("Send"))
-        self.room_view.setAccessibleName(tr("Rooms"))
-        self.member_view.setAccessibleName(tr("Members"))
-        self.composer.setAccessibleName(tr("Message"))
-        self.jump_latest.setText(tr("Jump to latest ↓"))
+        self.act_join.setText(QCoreApplication.translate("MainWindow", "Join or create a room…"))
+        self.act_dm.setText(QCoreApplication.translate("MainWindow", "Start a direct message…"))
+        self.add_button.setToolTip(
+            QCoreApplication.translate("MainWindow", "Join a room or start a direct message")
+        )
+        self.add_button.setAccessibleName(
+            QCoreApplication.translate("MainWindow", "Join a room or start a direct message")
+        )
+        self.act_settings.setText(QCoreApplication.translate("MainWindow", "Settings…"))
+        self.act_help.setText(QCoreApplication.translate("MainWindow", "Commands and shortcuts"))
+        self.act_logout.setText(QCoreApplication.translate("MainWindow", "Log out"))
+        self.settings_button.setToolTip(QCoreApplication.translate("MainWindow", "Settings"))
+        self.settings_button.setAccessibleName(QCoreApplication.translate("MainWindow", "Settings"))
+        self.search_button.setToolTip(QCoreApplication.translate("MainWindow", "Search (Ctrl+F)"))
+        self.search_button.setAccessibleName(QCoreApplication.translate("MainWindow", "Search"))
+        self.search_edit.setPlaceholderText(
+            QCoreApplication.translate("MainWindow", "Search this room")
+        )
+        self.search_older.setText(QCoreApplication.translate("MainWindow", "Search older messages"))
+        self.send_button.setText(QCoreApplication.translate("MainWindow", "Send"))
+        self.room_view.setAccessibleName(QCoreApplication.translate("MainWindow", "Rooms"))
+        self.member_view.setAccessibleName(QCoreApplication.translate("MainWindow", "Members"))
+        self.composer.setAccessibleName(QCoreApplication.translate("MainWindow", "Message"))
+        self.jump_latest.setText(QCoreApplication.translate("MainWindow", "Jump to latest ↓"))
         self.empty.setText(
-            tr("You are not in any room yet.\nJoin or create one with + (or type /join name).")
+            QCoreApplication.translate(
+                "MainWindow",
+                "You are not in any room yet.\nJoin or create one with + (or type /join name).",
+            )
         )
         self._update_status()
         self._room_updated(self.store.current or "")
@@ -456,7 +469,9 @@ class MainWindow(QMainWindow):
             self.store.presence.get(st.peer or "", "offline") if st.is_dm else None,
         )
         topic = st.topic or (
-            tr("Direct message") if st.is_dm else tr("No topic yet — click to set one")
+            QCoreApplication.translate("MainWindow", "Direct message")
+            if st.is_dm
+            else QCoreApplication.translate("MainWindow", "No topic yet — click to set one")
         )
         self.room_topic.setText(
             self.room_topic.fontMetrics().elidedText(
@@ -466,14 +481,30 @@ class MainWindow(QMainWindow):
         self.room_topic.setToolTip(st.topic)
         count = st.member_count or st.members.rowCount()
         self.members_button.setText(f"👥 {count}")
-        self.members_button.setToolTip(tr("%n member(s)", count))
-        self.members_button.setAccessibleName(tr("%n member(s)", count))
+        self.members_button.setToolTip(
+            plural(
+                count,
+                QCoreApplication.translate("MainWindow", "%n member"),
+                QCoreApplication.translate("MainWindow", "%n members"),
+            )
+        )
+        self.members_button.setAccessibleName(
+            plural(
+                count,
+                QCoreApplication.translate("MainWindow", "%n member"),
+                QCoreApplication.translate("MainWindow", "%n members"),
+            )
+        )
         online = st.members.online_count()
         self.members_title.setText(
-            tr("MEMBERS · %1 ONLINE").replace("%1", f"{online}/{count}")
+            QCoreApplication.translate("MainWindow", "MEMBERS · %1 ONLINE").replace(
+                "%1", f"{online}/{count}"
+            )
         )
         self.composer.setPlaceholderText(
-            tr("Message %1").replace("%1", st.label if st.is_dm else f"#{st.name}")
+            QCoreApplication.translate("MainWindow", "Message %1").replace(
+                "%1", st.label if st.is_dm else f"#{st.name}"
+            )
         )
 
     def step_room(self, delta: int) -> None:
@@ -505,7 +536,7 @@ class MainWindow(QMainWindow):
         dlg.joinRequested.connect(lambda n: self.store.join(n, create=False))
         dlg.createRequested.connect(self.store.create_room)
 
-        def got(rooms: list) -> None:
+        def got(rooms: list[Any]) -> None:
             try:
                 dlg.set_rooms(
                     [
@@ -588,7 +619,13 @@ class MainWindow(QMainWindow):
             else:
                 rect = self.view.visualRect(st.model.index(row))
                 show = rect.top() < 0
-            self.jump_unread.setText(tr("↑ %n new message(s) — jump", count))
+            self.jump_unread.setText(
+                plural(
+                    count,
+                    QCoreApplication.translate("MainWindow", "↑ %n new message — jump"),
+                    QCoreApplication.translate("MainWindow", "↑ %n new messages — jump"),
+                )
+            )
         self.jump_unread.setVisible(show)
         self._place_overlays()
 
@@ -633,7 +670,7 @@ class MainWindow(QMainWindow):
         )
         self.jump_latest.raise_()
 
-    def eventFilter(self, obj: object, e: QEvent) -> bool:
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:
         if obj is self.area and e.type() == QEvent.Type.Resize:
             self._place_overlays()
         if obj is self.composer and e.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
@@ -665,10 +702,10 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         state = self.store.state
         text = {
-            ConnState.CONNECTED: tr("Online"),
-            ConnState.CONNECTING: tr("Connecting…"),
-            ConnState.RECONNECTING: tr("Reconnecting…"),
-            ConnState.OFFLINE: tr("Offline"),
+            ConnState.CONNECTED: QCoreApplication.translate("MainWindow", "Online"),
+            ConnState.CONNECTING: QCoreApplication.translate("MainWindow", "Connecting…"),
+            ConnState.RECONNECTING: QCoreApplication.translate("MainWindow", "Reconnecting…"),
+            ConnState.OFFLINE: QCoreApplication.translate("MainWindow", "Offline"),
         }[state]
         self.me_status.setText(text)
         self.me_avatar.set_name(
@@ -718,12 +755,12 @@ class MainWindow(QMainWindow):
         if cur is not None:
             self.view.scroll_to_row(cur, center=True)
             self.search_count.setText(
-                tr("%1 of %2")
+                QCoreApplication.translate("MainWindow", "%1 of %2")
                 .replace("%1", str(self._search_pos + 1))
                 .replace("%2", str(len(rows)))
             )
         elif self.search_edit.text().strip():
-            self.search_count.setText(tr("No results"))
+            self.search_count.setText(QCoreApplication.translate("MainWindow", "No results"))
         else:
             self.search_count.setText("")
         self.search_older.setVisible(bool(self.search_edit.text().strip()) and st.more_history)

@@ -31,7 +31,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from tertulia.gui.textfmt import mentions_user
+from tertulia.gui.textfmt import mentions_user, plural
 
 __all__ = [
     "GROUP_GAP_MS",
@@ -199,12 +199,16 @@ class MessageModel(QAbstractListModel):
         if r.msg_kind == "me":
             body = f"* {r.sender} {r.text}"
         else:
-            body = _tr("%1 at %2: %3").replace("%1", r.sender).replace("%2", when)
+            body = (
+                QCoreApplication.translate("Models", "%1 at %2: %3")
+                .replace("%1", r.sender)
+                .replace("%2", when)
+            )
             body = body.replace("%3", r.text)
         status = {
-            "pending": _tr("sending"),
-            "sending": _tr("sending"),
-            "failed": _tr("failed"),
+            "pending": QCoreApplication.translate("Models", "sending"),
+            "sending": QCoreApplication.translate("Models", "sending"),
+            "failed": QCoreApplication.translate("Models", "failed"),
         }.get(r.state)
         return f"{body} ({status})" if status else body
 
@@ -479,7 +483,11 @@ class RoomListModel(QAbstractListModel):
             return None
         item = self._rows[index.row()]
         if isinstance(item, str):
-            title = _tr("Rooms") if item == "rooms" else _tr("Direct messages")
+            title = (
+                QCoreApplication.translate("Models", "Rooms")
+                if item == "rooms"
+                else QCoreApplication.translate("Models", "Direct messages")
+            )
             if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
                 return title
             if role == Role.Kind:
@@ -492,9 +500,21 @@ class RoomListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             parts = [item.label]
             if item.unread:
-                parts.append(_tr("%n unread message(s)", item.unread))
+                parts.append(
+                    plural(
+                        item.unread,
+                        QCoreApplication.translate("Models", "%n unread message"),
+                        QCoreApplication.translate("Models", "%n unread messages"),
+                    )
+                )
             if item.mentions:
-                parts.append(_tr("%n mention(s)", item.mentions))
+                parts.append(
+                    plural(
+                        item.mentions,
+                        QCoreApplication.translate("Models", "%n mention"),
+                        QCoreApplication.translate("Models", "%n mentions"),
+                    )
+                )
             return ", ".join(parts)
         if role == Qt.ItemDataRole.ToolTipRole:
             return item.topic or item.label
@@ -606,9 +626,9 @@ class MemberModel(QAbstractListModel):
             return user
         if role == Qt.ItemDataRole.AccessibleTextRole:
             label = {
-                "online": _tr("online"),
-                "away": _tr("away"),
-                "offline": _tr("offline"),
+                "online": QCoreApplication.translate("Models", "online"),
+                "away": QCoreApplication.translate("Models", "away"),
+                "offline": QCoreApplication.translate("Models", "offline"),
             }.get(presence, presence)
             return f"{user}, {label}"
         if role == Role.Presence:

@@ -19,11 +19,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from tertulia.client import (
+    Client,
     ConnectionStateChanged,
     ConnState,
     HistoryPage,
@@ -233,8 +235,7 @@ class ChatStore(QObject):
         for name in self._to_mark:
             st = self.rooms.get(name)
             if st is not None and st.read_seq > 0:
-                seq = st.read_seq
-                self.bridge.call(lambda c, n=name, s=seq: c.mark_read(n, s), on_error=_ignore)
+                self.bridge.call(partial(_mark_read, name, st.read_seq), on_error=_ignore)
         self._to_mark.clear()
 
     # ------------------------------------------------------------------ incoming
@@ -259,9 +260,13 @@ class ChatStore(QObject):
             if st is not None:
                 st.topic = ev.topic
                 st.model.add_event(
-                    _tr("%1 changed the topic to “%2”").replace("%1", ev.by).replace("%2", ev.topic)
+                    QCoreApplication.translate("ChatStore", "%1 changed the topic to “%2”")
+                    .replace("%1", ev.by)
+                    .replace("%2", ev.topic)
                     if ev.topic
-                    else _tr("%1 cleared the topic").replace("%1", ev.by)
+                    else QCoreApplication.translate("ChatStore", "%1 cleared the topic").replace(
+                        "%1", ev.by
+                    )
                 )
                 self._refresh_item(st)
                 self.roomUpdated.emit(ev.room)
@@ -308,17 +313,17 @@ class ChatStore(QObject):
         if st is None:
             return
         if ev.action == "joined":
-            text = _tr("%1 joined the room")
+            text = QCoreApplication.translate("ChatStore", "%1 joined the room")
             st.member_count += 1
             if st.member_map is not None:
                 st.member_map[ev.user] = self.presence.get(ev.user, "online")
         elif ev.action == "left":
-            text = _tr("%1 left the room")
+            text = QCoreApplication.translate("ChatStore", "%1 left the room")
             st.member_count = max(0, st.member_count - 1)
             if st.member_map is not None:
                 st.member_map.pop(ev.user, None)
         else:
-            text = _tr("%1 was invited")
+            text = QCoreApplication.translate("ChatStore", "%1 was invited")
             if st.member_map is not None:
                 st.member_map.setdefault(ev.user, self.presence.get(ev.user, "offline"))
         st.model.add_event(text.replace("%1", ev.user))
@@ -413,9 +418,9 @@ class ChatStore(QObject):
         if page.messages:
             st.last_seq = max(st.last_seq, page.messages[-1].seq)
         for row in added:
-            if row.seq is not None and row.seq > st.read_seq and (row.mention or st.is_dm):
-                if not row.own:
-                    st.loud_seqs.add(row.seq)
+            loud = row.mention or st.is_dm
+            if row.seq is not None and row.seq > st.read_seq and loud and not row.own:
+                st.loud_seqs.add(row.seq)
         if not page.more or not page.messages:
             st.more_history = False
         if (m := st.model.min_seq) is not None and m <= 1:
@@ -483,7 +488,7 @@ class ChatStore(QObject):
                 new = info.name not in self.rooms
                 st = self._add_room(info)
                 if new:
-                    self.bridge.call(lambda c, n=info.name: c.join(n, create=False), None, _ignore)
+                    self.bridge.call(partial(_follow, info.name), None, _ignore)
                     self.load_older(info.name)
                 self._refresh_item(st)
             gone = known - {r.name for r in rooms if r.joined}
@@ -594,10 +599,14 @@ class ChatStore(QObject):
             self.helpRequested.emit()
         else:
             if cmd.arg.startswith("/"):
-                self.notice.emit(_tr("Usage: %1").replace("%1", cmd.arg))
+                self.notice.emit(
+                    QCoreApplication.translate("ChatStore", "Usage: %1").replace("%1", cmd.arg)
+                )
             else:
                 self.notice.emit(
-                    _tr("Unknown command /%1. Type /help for the list.").replace("%1", cmd.arg)
+                    QCoreApplication.translate(
+                        "ChatStore", "Unknown command /%1. Type /help for the list."
+                    ).replace("%1", cmd.arg)
                 )
             return False
         return True
@@ -631,6 +640,14 @@ class ChatStore(QObject):
 
     def retry_now(self) -> None:
         self.bridge.retry_now()
+
+
+async def _mark_read(room: str, seq: int, client: Client) -> None:
+    await client.mark_read(room, seq)
+
+
+async def _follow(room: str, client: Client) -> RoomInfo:
+    return await client.join(room, create=False)
 
 
 def _ignore(exc: BaseException) -> None:

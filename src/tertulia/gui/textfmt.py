@@ -16,6 +16,7 @@ __all__ = [
     "initials",
     "linkify",
     "mentions_user",
+    "plural",
     "render_html",
     "replace_shortcodes",
 ]
@@ -176,6 +177,12 @@ def render_html(
     body = "".join(parts).replace("\n", "<br>")
     # keep runs of spaces (code snippets, ascii art) as typed
     return body.replace("  ", "&nbsp; ")
+
+
+def plural(n: int, one: str, other: str) -> str:
+    """``one`` or ``other`` (both already translated) with ``%n`` replaced by ``n``. English and
+    Spanish both have exactly these two forms."""
+    return (one if n == 1 else other).replace("%n", str(n))
 
 
 def initials(name: str) -> str:

@@ -252,7 +252,9 @@ QPushButton#Segment {{
     border: 1px solid {t.border}; background: {t.surface}; padding: 7px; color: {t.muted};
 }}
 QPushButton#Segment[pos="left"] {{ border-top-left-radius: 8px; border-bottom-left-radius: 8px; }}
-QPushButton#Segment[pos="right"] {{ border-top-right-radius: 8px; border-bottom-right-radius: 8px; }}
+QPushButton#Segment[pos="right"] {{
+    border-top-right-radius: 8px; border-bottom-right-radius: 8px;
+}}
 QPushButton#Segment:checked {{
     background: {t.accent_soft}; color: {t.accent}; border: 1px solid {t.accent}; font-weight: 600;
 }}

@@ -5,8 +5,10 @@ None of these knows about the network; they show models and emit signals.
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from typing import Any
 
 from PySide6.QtCore import (
     QCoreApplication,
@@ -286,32 +288,31 @@ class MessageView(QListView):
         index = self.indexAt(pos)
         if not index.isValid() or index.data(Role.Kind) != "message":
             return
-        tr = QCoreApplication.translate
         menu = QMenu(self)
         opt = self._option_for(index)
         link = self.delegate.anchor_at(opt, index, pos)
         selected = self.selected_text() if self._overlay == index else ""
         if selected and selected != index.data(Role.Text):
-            menu.addAction(tr("MessageView", "Copy selection")).triggered.connect(
-                lambda: QGuiApplication.clipboard().setText(selected)
-            )
-        menu.addAction(tr("MessageView", "Copy text")).triggered.connect(
+            menu.addAction(
+                QCoreApplication.translate("MessageView", "Copy selection")
+            ).triggered.connect(lambda: QGuiApplication.clipboard().setText(selected))
+        menu.addAction(QCoreApplication.translate("MessageView", "Copy text")).triggered.connect(
             lambda: QGuiApplication.clipboard().setText(str(index.data(Role.Text)))
         )
         if link:
-            menu.addAction(tr("MessageView", "Open link")).triggered.connect(
-                lambda: QDesktopServices.openUrl(QUrl(link))
-            )
-            menu.addAction(tr("MessageView", "Copy link")).triggered.connect(
-                lambda: QGuiApplication.clipboard().setText(link)
-            )
+            menu.addAction(
+                QCoreApplication.translate("MessageView", "Open link")
+            ).triggered.connect(lambda: QDesktopServices.openUrl(QUrl(link)))
+            menu.addAction(
+                QCoreApplication.translate("MessageView", "Copy link")
+            ).triggered.connect(lambda: QGuiApplication.clipboard().setText(link))
         if index.data(Role.State) == "failed":
             mid = index.data(Role.MsgId)
             menu.addSeparator()
-            menu.addAction(tr("MessageView", "Retry")).triggered.connect(
+            menu.addAction(QCoreApplication.translate("MessageView", "Retry")).triggered.connect(
                 lambda: self.actionClicked.emit(mid, "retry")
             )
-            menu.addAction(tr("MessageView", "Discard")).triggered.connect(
+            menu.addAction(QCoreApplication.translate("MessageView", "Discard")).triggered.connect(
                 lambda: self.actionClicked.emit(mid, "discard")
             )
         menu.popup(self.viewport().mapToGlobal(pos))
@@ -472,31 +473,34 @@ class ConnectionBanner(QFrame):
             self._tick.start()
 
     def _render(self) -> None:
-        tr = QCoreApplication.translate
         self.button.show()
         if self._state is ConnState.CONNECTED:
             self.icon.setText("✓")
-            self.label.setText(tr("Banner", "Connected"))
+            self.label.setText(QCoreApplication.translate("Banner", "Connected"))
             self.button.hide()
         elif self._state is ConnState.OFFLINE:
             self.icon.setText("⛔")
-            text = tr("Banner", "Disconnected.")
+            text = QCoreApplication.translate("Banner", "Disconnected.")
             self.label.setText(f"{text} {self._error}".strip())
-            self.button.setText(tr("Banner", "Log in again"))
+            self.button.setText(QCoreApplication.translate("Banner", "Log in again"))
         elif self._state is ConnState.RECONNECTING and self._deadline is not None:
-            left = max(0, int(round(self._deadline - time.monotonic() + 0.49)))
+            left = max(0, math.ceil(self._deadline - time.monotonic() - 0.05))
             self.icon.setText("⟳")
             if left > 0:
                 self.label.setText(
-                    tr("Banner", "Connection lost. Reconnecting in %n s…", None, left)
+                    QCoreApplication.translate(
+                        "Banner", "Connection lost. Reconnecting in %1 s…"
+                    ).replace("%1", str(left))
                 )
             else:
-                self.label.setText(tr("Banner", "Connection lost. Reconnecting…"))
-            self.button.setText(tr("Banner", "Retry now"))
+                self.label.setText(
+                    QCoreApplication.translate("Banner", "Connection lost. Reconnecting…")
+                )
+            self.button.setText(QCoreApplication.translate("Banner", "Retry now"))
         else:
             self.icon.setText("⟳")
-            self.label.setText(tr("Banner", "Connection lost. Connecting…"))
-            self.button.setText(tr("Banner", "Retry now"))
+            self.label.setText(QCoreApplication.translate("Banner", "Connection lost. Connecting…"))
+            self.button.setText(QCoreApplication.translate("Banner", "Retry now"))
 
     def _clicked(self) -> None:
         if self._state is ConnState.OFFLINE:
@@ -523,16 +527,19 @@ class TypingLabel(QLabel):
         self._render()
 
     def _render(self) -> None:
-        tr = QCoreApplication.translate
         u = self._users
         if not u:
             text = ""
         elif len(u) == 1:
-            text = tr("Typing", "%1 is typing…").replace("%1", u[0])
+            text = QCoreApplication.translate("Typing", "%1 is typing…").replace("%1", u[0])
         elif len(u) == 2:
-            text = tr("Typing", "%1 and %2 are typing…").replace("%1", u[0]).replace("%2", u[1])
+            text = (
+                QCoreApplication.translate("Typing", "%1 and %2 are typing…")
+                .replace("%1", u[0])
+                .replace("%2", u[1])
+            )
         else:
-            text = tr("Typing", "Several people are typing…")
+            text = QCoreApplication.translate("Typing", "Several people are typing…")
         self.setText(text)
 
     def changeEvent(self, e: QEvent) -> None:
@@ -594,7 +601,9 @@ class Toast(QLabel):
         self._timer.start(ms)
 
 
-def make_action(parent: QWidget, shortcut: QKeySequence | str, slot: object) -> QAction:
+def make_action(
+    parent: QWidget, shortcut: QKeySequence | QKeySequence.StandardKey | str, slot: Any
+) -> QAction:
     act = QAction(parent)
     act.setShortcut(QKeySequence(shortcut))
     act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)

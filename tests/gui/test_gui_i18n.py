@@ -1,0 +1,68 @@
+"""English and Spanish: our strings, Qt's own dialog strings, dates, server error codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QLocale
+from PySide6.QtWidgets import QDialogButtonBox
+
+from tertulia.gui import i18n
+from tertulia.gui.app import TertuliaApp
+from tertulia.gui.models import format_time
+
+
+@pytest.fixture(autouse=True)
+def _back_to_english(qapp: Any) -> Iterator[None]:
+    yield
+    i18n.apply_language("en")
+
+
+def test_the_spanish_translation_is_built_and_complete() -> None:
+    qm = i18n.TRANSLATIONS_DIR / "tertulia_es.qm"
+    assert qm.exists(), "run `make translations` (pyside6-lrelease) first"
+    ts = (i18n.TRANSLATIONS_DIR / "tertulia_es.ts").read_text(encoding="utf-8")
+    assert 'type="unfinished"' not in ts
+
+
+def test_system_locale_picks_the_language() -> None:
+    assert i18n.resolve_language("system", QLocale("es_ES")) == "es"
+    assert i18n.resolve_language("system", QLocale("es_MX")) == "es"
+    assert i18n.resolve_language("system", QLocale("en_GB")) == "en"
+    assert i18n.resolve_language("system", QLocale("de_DE")) == "en"
+    assert i18n.resolve_language("es", QLocale("en_US")) == "es"
+
+
+def test_spanish_ui_strings_qt_strings_dates_and_errors(
+    qtbot: Any, gui_factory: Callable[..., TertuliaApp]
+) -> None:
+    ctl = gui_factory("es", language="es")
+    ctl.show_login()
+    w = ctl.connect_window
+    assert w.submit.text() == "Iniciar sesión"
+    assert w.title.text() == "Bienvenido/a a Tertulia"
+    assert w.user_label.text() == "Nombre de usuario"
+    # Qt's own strings come from qtbase_es.qm
+    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+    assert box.button(QDialogButtonBox.StandardButton.Cancel).text().replace("&", "") == "Cancelar"
+    # dates and times follow the locale
+    assert QLocale().language() == QLocale.Language.Spanish
+    assert QLocale().toString(QLocale().toDate("2024-06-10", "yyyy-MM-dd"), "dddd") == "lunes"
+    assert format_time(0)  # locale short time format, never raises
+    # server error codes are translated by the client, with their parameters
+    assert i18n.error_text("auth_failed") == "Nombre de usuario o contraseña incorrectos."
+    assert i18n.error_text("text_too_long", {"max": 4000}) == (
+        "El mensaje es demasiado largo (como mucho 4000 caracteres)."
+    )
+    assert "(frobnicated)" in i18n.error_text("frobnicated")
+
+    # switching back to English at run time retranslates the open window
+    ctl.set_language("en")
+    qtbot.waitUntil(lambda: w.submit.text() == "Log in", timeout=5000)
+    assert QCoreApplication.translate("Errors", "Wrong user name or password.") == (
+        "Wrong user name or password."
+    )
+    ctl.set_language("es")
+    qtbot.waitUntil(lambda: w.submit.text() == "Iniciar sesión", timeout=5000)

@@ -1,0 +1,193 @@
+"""The GUI's pure parts: timeline model, room list, slash commands, text helpers, composer,
+connection banner timing. No server needed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tertulia.client import ConnectionStateChanged, ConnState, Message
+from tertulia.gui import commands
+from tertulia.gui.models import GROUP_GAP_MS, MessageModel, Role, RoomItem, RoomListModel
+from tertulia.gui.textfmt import (
+    avatar_color,
+    initials,
+    linkify,
+    mentions_user,
+    render_html,
+    replace_shortcodes,
+)
+from tertulia.gui.widgets import BANNER_DELAY_MS, Composer, ConnectionBanner
+
+T0 = int(time.time() * 1000)
+
+
+def msg(
+    seq: int, sender: str = "bob", text: str = "hi", ts: int | None = None, **kw: Any
+) -> Message:
+    return Message(
+        room="general",
+        seq=seq,
+        msg_id=kw.pop("msg_id", f"id-{seq}"),
+        sender=sender,
+        ts=T0 + seq * 1000 if ts is None else ts,
+        text=text,
+        **kw,
+    )
+
+
+def col(model: MessageModel, role: int) -> list[Any]:
+    return [model.data(model.index(i), role) for i in range(model.rowCount())]
+
+
+def test_messages_merge_by_seq_and_never_duplicate(qapp: Any) -> None:
+    m = MessageModel("general", "ana")
+    m.add_messages([msg(5), msg(6)])
+    m.add_messages([msg(2), msg(3), msg(4)])  # an older history page goes on top
+    m.add_messages([msg(6), msg(7)])  # a live message overlapping a replay
+    m.add_messages([msg(1)])
+    assert col(m, Role.Seq) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_pending_rows_stay_last_and_are_replaced_by_the_confirmed_message(qapp: Any) -> None:
+    m = MessageModel("general", "ana")
+    m.add_messages([msg(1)])
+    m.upsert_pending(msg_id="a1", text="mine", kind="text", state="pending", created=time.time())
+    m.upsert_pending(
+        msg_id="a2", text="mine too", kind="text", state="pending", created=time.time()
+    )
+    m.add_messages([msg(2, "bob", "interleaved")])
+    assert col(m, Role.Text) == ["hi", "interleaved", "mine", "mine too"]
+    assert col(m, Role.State) == ["", "", "pending", "pending"]
+    m.upsert_pending(msg_id="a1", text="mine", kind="text", state="sending", created=0)
+    assert "sending" in col(m, Qt.ItemDataRole.DisplayRole)[2]
+    m.add_messages([msg(3, "ana", "mine", msg_id="a1")])
+    assert col(m, Role.Text) == ["hi", "interleaved", "mine", "mine too"]
+    assert col(m, Role.State) == ["", "", "sent", "pending"]
+    assert col(m, Role.Seq) == [1, 2, 3, None]
+    # a late outbox notification about a confirmed message does not resurrect a pending row
+    m.upsert_pending(msg_id="a1", text="mine", kind="text", state="sent", created=0)
+    assert col(m, Role.Text).count("mine") == 1
+
+
+def test_grouping_day_separators_and_the_unread_divider(qapp: Any) -> None:
+    m = MessageModel("general", "ana")
+    day = 24 * 3600 * 1000
+    m.add_messages(
+        [
+            msg(1, "bob", ts=T0 - day),
+            msg(2, "bob", ts=T0),  # new day
+            msg(3, "bob", ts=T0 + 1000),  # grouped
+            msg(4, "bob", ts=T0 + 2000 + GROUP_GAP_MS),  # long pause: new header
+            msg(5, "cy", ts=T0 + 3000 + GROUP_GAP_MS),  # other author
+            msg(6, "cy", ts=T0 + 4000 + GROUP_GAP_MS),
+        ]
+    )
+    assert col(m, Role.ShowHeader) == [True, True, False, True, True, False]
+    days = col(m, Role.DayStart)
+    assert bool(days[0]) and bool(days[1]) and not any(days[2:])
+    m.set_first_unread(6)
+    assert col(m, Role.UnreadDivider) == [False] * 5 + [True]
+    assert col(m, Role.ShowHeader)[5] is True  # the divider breaks the group
+    assert m.first_unread_row() == 5
+    m.add_event("dan joined the room")
+    assert col(m, Role.Kind)[-1] == "event"
+
+
+def test_mentions_and_search(qapp: Any) -> None:
+    m = MessageModel("general", "ana")
+    m.add_messages([msg(1, text="hey @ana"), msg(2, text="banana"), msg(3, "ana", "ana here")])
+    assert col(m, Role.Mention) == [True, False, False]
+    assert m.find("ANA") == [0, 1, 2]
+    assert m.find("hey") == [0]
+    m.set_matches([0, 1], 1)
+    assert col(m, Role.Match) == [1, 2, 0]
+
+
+def test_room_list_sections_badges_and_order(qapp: Any) -> None:
+    rl = RoomListModel()
+    rl.upsert(RoomItem("zeta"))
+    rl.upsert(RoomItem("alpha", unread=3, mentions=1))
+    rl.upsert(RoomItem("dm:ana:bob", visibility="dm", peer="bob"))
+    kinds = [rl.data(rl.index(i), Role.Kind) for i in range(rl.rowCount())]
+    assert kinds == ["header", "room", "room", "header", "room"]
+    assert rl.names() == ["alpha", "zeta", "dm:ana:bob"]
+    assert not rl.flags(rl.index(0)) & Qt.ItemFlag.ItemIsSelectable
+    spoken = rl.data(rl.index(1), Qt.ItemDataRole.AccessibleTextRole)
+    assert spoken == "alpha, 3 unread messages, 1 mention"
+    rl.set_presence("bob", "online")
+    assert rl.data(rl.index(4), Role.Presence) == "online"
+    assert rl.total_unread() == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("hello", commands.Command("say", text="hello")),
+        ("//etc/passwd is a path", commands.Command("say", text="/etc/passwd is a path")),
+        ("/join #plans", commands.Command("join", arg="plans")),
+        ("/join", commands.Command("error", arg="/join ROOM")),
+        ("/leave", commands.Command("leave", arg="")),
+        ("/me waves", commands.Command("me", text="waves")),
+        ("/msg @bob see you", commands.Command("msg", arg="bob", text="see you")),
+        ("/topic Release on Friday", commands.Command("topic", text="Release on Friday")),
+        ("/help", commands.Command("help")),
+        ("/jion x", commands.Command("error", arg="jion")),
+        ("   ", None),
+    ],
+)
+def test_slash_commands(raw: str, expected: commands.Command | None) -> None:
+    assert commands.parse(raw) == expected
+
+
+def test_text_helpers() -> None:
+    assert mentions_user("hey @Ana!", "ana") and mentions_user("ana: look", "ana")
+    assert not mentions_user("banana", "ana") and not mentions_user("ana-maria", "ana")
+    assert replace_shortcodes("ship it :rocket: :nope:") == "ship it 🚀 :nope:"
+    assert linkify("see https://x.org/a.") == [
+        ("see ", None),
+        ("https://x.org/a", "https://x.org/a"),
+        (".", None),
+    ]
+    html = render_html("<b>hi</b> @ana www.x.org", me="ana")
+    assert "&lt;b&gt;" in html and 'href="https://www.x.org"' in html
+    assert initials("juan.perez") == "JP" and initials("ana") == "A"
+    assert avatar_color("ana") == avatar_color("ana") != avatar_color("bob")
+
+
+def test_composer_enter_sends_and_shift_enter_adds_a_line(qtbot: Any) -> None:
+    c = Composer()
+    qtbot.addWidget(c)
+    sent: list[str] = []
+    c.submitted.connect(sent.append)
+    qtbot.keyClicks(c, "one")
+    qtbot.keyClick(c, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(c, "two :tada:")
+    assert c.toPlainText() == "one\ntwo 🎉"
+    qtbot.keyClick(c, Qt.Key.Key_Return)
+    assert sent == ["one\ntwo 🎉"]
+
+
+def test_banner_hides_short_blips_and_counts_down_on_longer_outages(qtbot: Any) -> None:
+    b = ConnectionBanner()
+    qtbot.addWidget(b)
+    b.show()
+    b.hide()
+    b.set_state(ConnectionStateChanged(ConnState.RECONNECTING, retry_in=0.3, attempt=1))
+    qtbot.wait(BANNER_DELAY_MS // 3)
+    b.set_state(ConnectionStateChanged(ConnState.CONNECTED))
+    qtbot.wait(BANNER_DELAY_MS)
+    assert not b.isVisible()  # a blip never showed
+    b.set_state(ConnectionStateChanged(ConnState.RECONNECTING, retry_in=9.0, attempt=3))
+    assert not b.isVisible()
+    qtbot.waitUntil(b.isVisible, timeout=BANNER_DELAY_MS * 3)
+    assert b.label.text().startswith("Connection lost. Reconnecting in ")
+    assert b.button.text() == "Retry now"
+    with qtbot.waitSignal(b.retryClicked, timeout=1000):
+        b.button.click()
+    b.set_state(ConnectionStateChanged(ConnState.CONNECTED))
+    assert b.label.text() == "Connected"
+    qtbot.waitUntil(lambda: not b.isVisible(), timeout=5000)
