@@ -66,6 +66,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fp = asub.add_parser("fingerprint", help="print the server certificate's SHA-256 fingerprint")
     fp.set_defaults(func=_fingerprint)
 
+    from tertulia.cli.admin_backup import register_backup
+
+    register_backup(asub)
+
 
 def _config(args: argparse.Namespace) -> ServerConfig:
     return load_config(args.config, data_dir=args.data_dir)
