@@ -181,8 +181,10 @@ class TertuliaClient(LoadClient):
     def _reply(self, ev: Any) -> None:
         rid = getattr(ev, "id", None)
         if isinstance(ev, m.Error) and rid in self._send_t:
-            self.error = f"send failed: {ev.code}: {ev.message}"
+            # a refused send would show up as a lost message: stop here and say why
+            self.error = f"send refused: {ev.code}: {ev.message}"
             self._send_t.pop(rid)
+            self.abort()
             return
         fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
         if fut is not None and not fut.done():
@@ -211,6 +213,13 @@ class TertuliaClient(LoadClient):
         self.conn.authenticated()
         token = getattr(reply, "token", None)
         self.token = token if isinstance(token, str) else None
+
+    async def resume(self, token: str, timeout: float) -> None:
+        """Log in again with the resume token of an earlier ``login_ok`` (no password)."""
+        reply = await self.request(m.Resume(id=self._next_id(), token=token), timeout)
+        self.conn.authenticated()
+        new = getattr(reply, "token", None)
+        self.token = new if isinstance(new, str) else token
 
     async def join(self, room: str, timeout: float) -> None:
         await self.request(m.Join(id=self._next_id(), room=room), timeout)

@@ -191,6 +191,7 @@ class _Run:
             "failed": sum(r["failed"] for r in results),
             "times": times,
             "replayed": sum(r["replayed"] for r in results),
+            "resumed": sum(r["resumed"] for r in results),
         }
 
     def senders_of(self, ids: list[int]) -> list[dict[str, Any]]:
@@ -442,7 +443,10 @@ def reconnect(r: _Run) -> dict[str, Any]:
             "reconnect_time": _times(back["times"]),
             "replayed_messages": back["replayed"],
             "messages": messages,
-            "method": "login + sync (no resume token issued)",
+            "resumed_with_token": back["resumed"],
+            "method": "resume token + sync"
+            if back["resumed"]
+            else "login + sync (the server issued no resume token)",
             "server_cpu_s": round(cpu1 - cpu0, 3),
         },
         "correctness": {**_correctness(c, expected_total), "failed": back["failed"]},

@@ -21,6 +21,7 @@ from tertulia.bench.procstat import raise_nofile
 from tertulia.transport.tls import ensure_server_identity
 
 __all__ = [
+    "BENCH_LIMITS",
     "BENCH_PASSWORD",
     "BENCH_PASSWORDS",
     "PEERS",
@@ -36,6 +37,17 @@ BENCH_PASSWORD = "bench-password-1"
 #: peers have no passwords at all); docs/benchmarks.md states what the default cost adds
 BENCH_PASSWORDS = {"time_cost": 1, "memory_cost": 256, "parallelism": 1}
 BENCH_PASSWORD_TOML = "[passwords]\n" + "".join(f"{k} = {v}\n" for k, v in BENCH_PASSWORDS.items())
+#: the IRC peers run with their flood limits raised; Tertulia's own per-user message rate,
+#: per-connection request rate and total connection cap are raised the same way (only the
+#: settings the server under test knows are written: ``--server-src`` may be older)
+BENCH_LIMITS = {
+    "message_rate": 1e9,
+    "message_burst": 1_000_000_000,
+    "request_rate": 1e9,
+    "request_burst": 1_000_000_000,
+    "max_connections": 1_000_000,
+    "max_connections_per_ip": 1_000_000,
+}
 PEERS = ("inspircd", "ngircd")
 _BINARIES = {"inspircd": "/usr/sbin/inspircd", "ngircd": "/usr/sbin/ngircd"}
 
@@ -140,8 +152,25 @@ class TertuliaTarget(Target):
         self.server_src = server_src
         self.data_dir = workdir / "data"
         self.config = workdir / "server.toml"
-        self.config.write_text(BENCH_PASSWORD_TOML + extra_toml)
+        self.config.write_text(BENCH_PASSWORD_TOML + self._limits_toml() + extra_toml)
         self.fingerprint = ""
+
+    def _limits_toml(self) -> str:
+        """``[limits]`` overrides for the settings the server's config module declares."""
+        if self.server_src is not None:
+            path = self.server_src / "tertulia" / "server" / "config.py"
+        else:
+            import tertulia.server.config as config_module
+
+            path = Path(str(config_module.__file__))
+        try:
+            source = path.read_text()
+        except OSError:
+            return ""
+        known = [k for k in BENCH_LIMITS if f"\n    {k}: " in source]
+        if not known:
+            return ""
+        return "[limits]\n" + "".join(f"{k} = {BENCH_LIMITS[k]!r}\n" for k in known)
 
     def version(self) -> str:
         from tertulia import __version__

@@ -124,16 +124,22 @@ class Worker:
         errors: list[str] = []
         failed = 0
         replayed = 0
+        resumed = 0
 
         async def one(cid: int) -> None:
-            nonlocal failed, replayed
+            nonlocal failed, replayed, resumed
             async with sem:
                 t0 = time.monotonic()
                 client = self._new_client(kind, g, cid, receive)
+                old = previous.get(cid)
                 try:
                     await client.connect(host, port, self.ctx, timeout)
-                    await client.login(f"u{cid}", password, timeout)
-                    old = previous.get(cid)
+                    token = old.token if isinstance(old, TertuliaClient) else None
+                    if isinstance(client, TertuliaClient) and token:
+                        await client.resume(token, timeout)
+                        resumed += 1
+                    else:
+                        await client.login(f"u{cid}", password, timeout)
                     if isinstance(client, TertuliaClient) and isinstance(old, TertuliaClient):
                         want = {r: old.cursors.get(r, 0) for r in rooms}
                         synced = await client.sync(want, timeout)
@@ -159,6 +165,7 @@ class Worker:
             "elapsed": time.monotonic() - started,
             "times": times.to_json(),
             "replayed": replayed,
+            "resumed": resumed,
         }
 
     async def blast(
