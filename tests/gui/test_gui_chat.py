@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from guikit import WAIT, log_in
 from PySide6.QtCore import Qt
 
-from conftest import WAIT, log_in
 from tertulia.gui.app import TertuliaApp
 from tertulia.gui.models import Role
 from tertulia_testkit import ServerProcess

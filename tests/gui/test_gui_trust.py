@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import WAIT
-from tertulia_testkit import PASSWORD, ServerProcess
+from guikit import WAIT
 
 from tertulia.gui.app import TertuliaApp
+from tertulia_testkit import PASSWORD, ServerProcess
 
 OTHER = "SHA256:" + ":".join(["AB"] * 32)
 
