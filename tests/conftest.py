@@ -45,8 +45,10 @@ def server_proc_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]
     """``factory(name="srv", extra_toml="")`` -> a started ServerProcess; all are killed after."""
     procs: list[ServerProcess] = []
 
-    def make(name: str = "srv", extra_toml: str = "", start: bool = True) -> ServerProcess:
-        proc = ServerProcess(tmp_path / name, extra_toml)
+    def make(
+        name: str = "srv", extra_toml: str = "", start: bool = True, *, tls: bool = True
+    ) -> ServerProcess:
+        proc = ServerProcess(tmp_path / name, extra_toml, tls=tls)
         procs.append(proc)
         if start:
             proc.start()

@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +105,13 @@ class InProcessServer:
 class ServerProcess:
     """``python -m tertulia server`` in a subprocess, so tests can SIGKILL it."""
 
-    def __init__(self, data_dir: Path, extra_toml: str = "") -> None:
+    def __init__(self, data_dir: Path, extra_toml: str = "", *, tls: bool = True) -> None:
         self.data_dir = data_dir
+        self.tls = tls
+        #: the server's stderr goes to a file: a pipe nobody reads would block its logging
+        self.stderr_path = data_dir.parent / f"{data_dir.name}.stderr.log"
+        #: stdout lines after startup (read by a thread for the same reason)
+        self.output: list[str] = []
         self.host = "127.0.0.1"
         self.port = 0
         self.fingerprint = ""
@@ -136,24 +142,46 @@ class ServerProcess:
             "--log-level",
             "WARNING",
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if not self.tls:
+            cmd.append("--insecure-no-tls")
+        with open(self.stderr_path, "a", encoding="utf-8") as err_file:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True)
         deadline = time.monotonic() + timeout * SCALE
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
-                err = self.proc.stderr.read() if self.proc.stderr else ""
-                raise RuntimeError(f"server exited: {err}")
+                self.proc.wait(10)
+                raise RuntimeError(f"server exited: {self.stderr_path.read_text()[-4000:]}")
             if mo := re.search(r"listening on (\S+):(\d+)", line):
                 self.port = int(mo.group(2))
+                if not self.tls:
+                    self._drain_stdout()
+                    return
             if mo := re.match(r"Health and metrics: http://\S+:(\d+)/", line):
                 self.http_port = int(mo.group(1))
             if line.startswith("Initial admin password"):
                 self.admin_password = line.rsplit(" ", 1)[1].strip()
             if line.startswith("Fingerprint: "):
                 self.fingerprint = line.split(" ", 1)[1].strip()
+                self._drain_stdout()
                 return
         raise RuntimeError("server did not start in time")
+
+    def _drain_stdout(self) -> None:
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        stdout = proc.stdout
+
+        def pump() -> None:
+            try:
+                for line in stdout:
+                    self.output.append(line)
+            except (OSError, ValueError):
+                pass  # closed by kill()/terminate()
+
+        self._pump = threading.Thread(target=pump, name="server-stdout", daemon=True)
+        self._pump.start()
 
     def kill(self) -> None:
         """SIGKILL: no graceful anything."""
@@ -173,9 +201,11 @@ class ServerProcess:
 
     def _close_pipes(self) -> None:
         assert self.proc is not None
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        pump = getattr(self, "_pump", None)
+        if pump is not None:
+            pump.join(5)  # the process is gone: its stdout reaches EOF
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

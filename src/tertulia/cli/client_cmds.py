@@ -85,6 +85,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="trust the certificate seen on first contact and remember it (like SSH)",
     )
     conn.add_argument(
+        "--insecure-no-tls",
+        action="store_true",
+        help="plaintext TCP to a server run with --insecure-no-tls (local debugging only)",
+    )
+    conn.add_argument(
         "--connect-timeout",
         type=float,
         default=30.0,
@@ -209,7 +214,19 @@ def _fail(message: str) -> int:
 
 
 def _trust(args: argparse.Namespace) -> TrustPolicy:
-    return TrustPolicy(fingerprint=args.fingerprint, cafile=args.cafile, tofu=args.tofu)
+    if args.insecure_no_tls:
+        print(
+            "WARNING: --insecure-no-tls: your password and messages cross the network in plain "
+            "text. Use this only against a local debugging server.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return TrustPolicy(
+        fingerprint=args.fingerprint,
+        cafile=args.cafile,
+        tofu=args.tofu,
+        insecure_no_tls=args.insecure_no_tls,
+    )
 
 
 def _make_client(args: argparse.Namespace, **kw: Any) -> Client:

@@ -192,7 +192,8 @@ class Connection:
         ``prompt(fingerprint, host, port) -> bool`` is asked, in TOFU mode, whether to trust a
         server seen for the first time (a GUI dialog); without it ``tofu`` accepts silently.
         """
-        ctx = ssl_context_for(trust)
+        # plaintext only when explicitly asked for (a server run with --insecure-no-tls)
+        ctx = None if trust.insecure_no_tls else ssl_context_for(trust)
         try:
             reader, writer = await open_tls_stream(host, port, ctx, timeout=timeout)
         except ssl.SSLCertVerificationError as exc:
@@ -203,14 +204,16 @@ class Connection:
             raise UntrustedCertificateError(host, port, fp, reason=exc.verify_message) from exc
         try:
             ssl_obj = writer.get_extra_info("ssl_object")
-            if ssl_obj is None:
+            if ctx is None:
+                pass  # insecure plaintext mode, asked for explicitly: nothing to verify
+            elif ssl_obj is None:
                 raise ConnectionLost("the connection has no TLS layer")
-            fingerprint = tls.peer_fingerprint(ssl_obj)
-            if prompt is not None and trust.mode == "tofu":
+            elif prompt is not None and trust.mode == "tofu":
                 # a person may take a while to answer: keep the event loop going meanwhile
+                fingerprint = tls.peer_fingerprint(ssl_obj)
                 await asyncio.to_thread(verify_peer, trust, host, port, fingerprint, prompt=prompt)
             else:
-                verify_peer(trust, host, port, fingerprint)
+                verify_peer(trust, host, port, tls.peer_fingerprint(ssl_obj))
         except BaseException:
             writer.close()
             raise

@@ -177,6 +177,8 @@ class TrustPolicy:
     tofu: bool = False
     known_servers_path: Path = field(default_factory=default_known_servers_path)
     min_version: str = "1.3"
+    #: plaintext TCP, for a server started with ``--insecure-no-tls`` (local debugging only)
+    insecure_no_tls: bool = False
 
     def __post_init__(self) -> None:
         chosen = [
@@ -185,6 +187,7 @@ class TrustPolicy:
                 ("--fingerprint", self.fingerprint is not None),
                 ("--cafile", self.cafile is not None),
                 ("--tofu", self.tofu),
+                ("--insecure-no-tls", self.insecure_no_tls),
             )
             if on
         ]
