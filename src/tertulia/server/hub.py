@@ -426,7 +426,10 @@ class Hub:
         )
         if not stored.duplicate:
             self.stats_messages += 1
-            self.publish(_committed_event(stored, self.bus.node_id))
+        # A duplicate is announced again: the node that stored the original may have died
+        # between its commit and its publish, and this resend is then the only news of it.
+        # Whoever delivered it already drops it by seq.
+        self.publish(_committed_event(stored, self.bus.node_id))
 
     def _committed(self, ev: MessageCommitted) -> None:
         """Deliver committed messages of a room strictly in ``seq`` order.
