@@ -57,3 +57,14 @@ screenshots: $(STAMP) translations
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
 
 .PHONY: translations translations-update screenshots
+
+## make bench: Tertulia side by side with InspIRCd and ngIRCd (takes several minutes; not part
+## of `make test`); installs the peers, runs every scenario 3 times, writes docs/benchmarks.md
+BENCH_ARGS ?= --runs 3
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	bash scripts/bench/install-peers.sh
+	$(PY) -m tertulia.bench --compare $(BENCH_ARGS) --doc docs/benchmarks.md \
+		--plots docs/benchmarks --json docs/benchmarks/results.json $(ARGS)
+
+.PHONY: bench

@@ -32,9 +32,14 @@ fi
 
 # Stop and disable any service instance the packages may have started anyway.
 for svc in inspircd ngircd; do
-    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-        $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
-    elif [ -x "/etc/init.d/$svc" ]; then
+    if command -v systemctl >/dev/null 2>&1; then
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+        else
+            $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true  # offline: unit links only
+        fi
+    fi
+    if [ -x "/etc/init.d/$svc" ]; then
         $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
         if command -v update-rc.d >/dev/null 2>&1; then
             $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true

@@ -26,6 +26,9 @@ Scenarios (``SCENARIOS``):
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +80,10 @@ class ScenarioSettings:
     history: int = 20000
     history_clients: int = 20
     timeout: float = 60.0
+    #: directory for py-spy profiles of the server during measured windows ("" = none)
+    profile: str = ""
+    #: a TOML file whose settings are added to the Tertulia server's configuration
+    server_config: str = ""
 
     @classmethod
     def quick(cls) -> ScenarioSettings:
@@ -129,11 +136,13 @@ def make_target(
     *,
     size: int = 100,
     server_src: Path | None = None,
+    server_config: str = "",
 ) -> Target:
     """A fresh server of ``kind`` in ``workdir``; Tertulia's database is seeded first."""
     workdir.mkdir(parents=True, exist_ok=True)
     if kind == "tertulia":
-        target = TertuliaTarget(workdir, server_src=server_src)
+        extra = Path(server_config).read_text() if server_config else ""
+        target = TertuliaTarget(workdir, extra, server_src=server_src)
         if seed is not None:
             seed_database(target.data_dir, seed, BENCH_PASSWORDS, size=size, server_src=server_src)
         return target
@@ -152,6 +161,20 @@ class _Run:
         self.s = s
         self.p = p
         self.errors: list[str] = []
+
+    def profiler(self, name: str, seconds: float) -> subprocess.Popen[bytes] | None:
+        """Start py-spy on the server for ``seconds`` if ``--set profile=DIR`` asked for it."""
+        if not self.s.profile:
+            return None
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists() or self.target.protocol != "tertulia":
+            return None
+        out = Path(self.s.profile)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"{name}-{self.target.name}-{int(time.time())}"
+        cmd = [spy, "record", "-p", str(self.target.pid), "-d", str(max(1, int(seconds)))]
+        cmd += ["-r", "200", "--format", "raw", "-o", f"{stem}.txt"]
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def call(self, method: str, per: list[dict[str, Any]] | None = None, **kw: Any) -> Any:
         return self.pool.call(method, per, tick=self.p.tick, **kw)
@@ -252,6 +275,7 @@ def fanout(r: _Run) -> dict[str, Any]:
     opened = r.open("room", ids, rooms=[ROOM], receive=True, concurrency=s.in_flight)
     senders = ids[: s.senders]
     r.p.phase(f"{s.senders} senders at max rate for {s.duration:.1f} s")
+    spy = r.profiler("fanout", s.duration)
     cpu0, gen0 = sample(r.target.pid).cpu, r.pool.cpu_seconds()
     res = r.call(
         "blast",
@@ -266,6 +290,8 @@ def fanout(r: _Run) -> dict[str, Any]:
     sent, ack, started = r.send_results(res)
     c = r.collect("room", sent)
     cpu1, gen1 = sample(r.target.pid).cpu, r.pool.cpu_seconds()
+    if spy is not None:
+        spy.wait(30)
     messages = sum(sent.values())
     expected = messages * (opened["connected"] - 1)
     deliveries = c["received"]

@@ -168,9 +168,11 @@ class TertuliaTarget(Target):
         except OSError:
             return ""
         known = [k for k in BENCH_LIMITS if f"\n    {k}: " in source]
-        if not known:
-            return ""
-        return "[limits]\n" + "".join(f"{k} = {BENCH_LIMITS[k]!r}\n" for k in known)
+        text = "[limits]\n" + "".join(f"{k} = {BENCH_LIMITS[k]!r}\n" for k in known)
+        if "class HttpConfig" in source:
+            # the health/metrics listener has a fixed default port: not wanted here
+            text += "[http]\nenabled = false\n"
+        return text if known else ""
 
     def version(self) -> str:
         from tertulia import __version__

@@ -103,7 +103,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     setup_logging(cfg.log.level, cfg.log.format)
     _apply_tls_groups(cfg)
+    _raise_nofile()
     return run_async(serve(cfg, lambda: _load(args)))
+
+
+def _raise_nofile() -> None:
+    """Raise the soft open-files limit to the hard one: each client is a descriptor, and the
+    usual soft default (1024) would cap a server at about a thousand connections."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if want > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-files limit from %d: %s", soft, exc)
 
 
 def check(args: argparse.Namespace) -> int:
