@@ -96,6 +96,15 @@ DESIGN = [
     ("carmen", "Love the dark mode variants!"),
     ("elena", "Thanks! Feedback welcome before Thursday."),
 ]
+CAFE = [
+    ("carmen", "¡Buenos días! ¿Quién se apunta al café de las once? ☕"),
+    ("diego", "Yo, pero que sea rápido: tengo revisión a las once y media."),
+    ("elena", "Me apunto. ¿Probamos la cafetería nueva de la esquina?"),
+    ("ana", "¡Vale! Nos vemos abajo a las 11:00 :+1:"),
+    ("carmen", "Perfecto. @ana, ¿traes las notas de la reunión de ayer?"),
+    ("ana", "Sí, están aquí: https://notas.example.org/reunion-lunes"),
+    ("diego", "Gracias :pray:"),
+]
 RANDOM = [
     ("diego", "Anyone up for lunch at the taquería?"),
     ("bruno", "Count me in 🌮"),
@@ -118,8 +127,9 @@ async def populate(host: str, port: int, fingerprint: str, base: Path) -> None:
     await ana.create_room("design", topic="Mockups, colours and pixels")
     await ana.create_room("random", topic="Lunch, links and cat pictures")
     await ana.create_room("ops", topic="Servers and deploys")
+    await ana.create_room("cafe", topic="Charla en español, café y tertulia ☕")
     for u in users[1:]:
-        for room in ("general", "design", "random"):
+        for room in ("general", "design", "random", "cafe"):
             await clients[u].join(room, create=False)
 
     async def say(room: str, lines: list[tuple[str, str]]) -> int:
@@ -138,6 +148,7 @@ async def populate(host: str, port: int, fingerprint: str, base: Path) -> None:
     await ana.mark_read("ops", 1)
     await say("design", DESIGN)
     await say("random", RANDOM)
+    await ana.mark_read("cafe", await say("cafe", CAFE))
     dm = await clients["bruno"].open_dm("ana")
     await say(dm.name, [("bruno", "Got a minute? I'd like your eyes on the rollout plan 🙏")])
     dm2 = await ana.open_dm("carmen")
@@ -227,6 +238,7 @@ def save(widget: object, name: str) -> None:
 
 
 def main() -> int:
+    from PySide6.QtGui import QCursor
     from PySide6.QtWidgets import QApplication
 
     from tertulia.gui import theme
@@ -246,12 +258,14 @@ def main() -> int:
 
             app = QApplication.instance() or QApplication(["tertulia-gui"])
             app.setFont(theme.pick_font())
+            QCursor.setPos(5000, 5000)  # no hover highlight in the pictures
             ctl = TertuliaApp(
                 config_dir=base / "gui", language="en", theme="light", backoff_base=2.0
             )
             ctl.settings.host = "127.0.0.1"
             ctl.settings.port = server.port
             ctl.settings.user = "ana"
+            ctl.settings.last_room = "general"
             ctl.show_login()
             ctl.connect_window.resize(*SIZE)
             ctl.connect_window.password.setText(PASSWORD)
@@ -287,9 +301,14 @@ def main() -> int:
 
             ctl.set_language("es")
             ctl.set_theme("light")
-            settle(0.3)
+            store.set_window_active(True)
+            store.select_room("cafe")
+            wait_until(lambda: store.room("cafe").model.rowCount() >= len(CAFE), what="cafe")
+            settle(0.4)
+            win.view.scroll_to_end()
             save(win, "main-spanish")
             ctl.set_language("en")
+            store.select_room("general")
 
             ctl.set_theme("light")
             server.kill()

@@ -100,9 +100,7 @@ class TertuliaApp(QObject):
     def apply_theme(self, choice: str) -> None:
         themes.apply_theme(self.qapp, themes.resolve_theme(choice))
         if self.window is not None:
-            self.window.view.refresh_layout()
-            self.window.room_view.viewport().update()
-            self.window.member_view.viewport().update()
+            self.window.refresh_theme()
 
     def _system_scheme_changed(self, _scheme: object) -> None:
         if self.settings.theme == "system":

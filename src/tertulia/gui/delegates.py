@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 )
 
 from tertulia.gui import theme as themes
+from tertulia.gui.icons import paint_icon
 from tertulia.gui.models import Role, format_time
 from tertulia.gui.textfmt import avatar_color, initials, render_html
 
@@ -559,12 +560,10 @@ class RoomDelegate(QStyledItemDelegate):
             )
             x += s + 10
         else:
-            icon_font = QFont(option.font)
-            icon_font.setBold(True)
-            p.setFont(icon_font)
-            p.setPen(QColor(t.sidebar_selected_text if selected else t.sidebar_muted))
-            icon = "#" if index.data(Role.Visibility) != "private" else "🔒"
-            p.drawText(QRect(x, r.top(), 18, r.height()), Qt.AlignmentFlag.AlignCenter, icon)
+            color = t.sidebar_selected_text if selected else t.sidebar_muted
+            name_icon = "lock" if index.data(Role.Visibility) == "private" else "hash"
+            size = fm.height() * 0.8
+            paint_icon(p, name_icon, QRectF(x + 1, cy - size / 2, size, size), color, 2.0)
             x += 26
         # badge
         badge_w = 0

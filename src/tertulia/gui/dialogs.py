@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QIntValidator, QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -103,6 +102,7 @@ class ConnectWindow(QWidget):
         self.subtitle.setObjectName("LoginSubtitle")
         self.subtitle.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         self.subtitle.setWordWrap(True)
+        self.subtitle.setMinimumHeight(self.subtitle.fontMetrics().lineSpacing() * 2 + 4)
         lay.addWidget(self.title)
         lay.addWidget(self.subtitle)
         lay.addSpacing(8)
@@ -129,10 +129,8 @@ class ConnectWindow(QWidget):
         srv = QHBoxLayout()
         self.host = QLineEdit(card)
         self.host.setObjectName("host")
-        self.port = QSpinBox(card)
+        self.port = PortEdit(card)
         self.port.setObjectName("port")
-        self.port.setRange(1, 65535)
-        self.port.setValue(DEFAULT_PORT)
         self.port.setFixedWidth(96)
         srv.addWidget(self.host, 1)
         srv.addWidget(self.port)
@@ -311,6 +309,25 @@ class ConnectWindow(QWidget):
         super().changeEvent(e)
         if e.type() == QEvent.Type.LanguageChange:
             self.retranslate()
+
+
+class PortEdit(QLineEdit):
+    """A TCP port field (a line edit: spin box arrows have no place here)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setValidator(QIntValidator(1, 65535, self))
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setValue(DEFAULT_PORT)
+
+    def value(self) -> int:
+        try:
+            return int(self.text())
+        except ValueError:
+            return DEFAULT_PORT
+
+    def setValue(self, port: int) -> None:
+        self.setText(str(port))
 
 
 class _Logo(QWidget):

@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
+    QSize,
     Qt,
     QTimer,
     Signal,
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from tertulia.client import ConnectionStateChanged, ConnState
+from tertulia.gui import theme as themes
 from tertulia.gui.delegates import MemberDelegate, RoomDelegate
 from tertulia.gui.dialogs import (
     DmDialog,
@@ -42,6 +44,7 @@ from tertulia.gui.dialogs import (
     RoomSwitcher,
     TopicDialog,
 )
+from tertulia.gui.icons import icon
 from tertulia.gui.models import Role
 from tertulia.gui.store import ChatStore
 from tertulia.gui.textfmt import plural
@@ -89,6 +92,7 @@ class MainWindow(QMainWindow):
         self._connect_store()
         self._shortcuts()
         self._apply_zoom()
+        self.refresh_theme()
         self._search_rows: list[int] = []
         self._search_pos = -1
         self.retranslate()
@@ -121,7 +125,7 @@ class MainWindow(QMainWindow):
         top.addLayout(titles, 1)
         self.add_button = QToolButton(side)
         self.add_button.setObjectName("SidebarButton")
-        self.add_button.setText("+")
+        self.add_button.setIconSize(QSize(18, 18))
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_menu = QMenu(self.add_button)
         self.act_join = self.add_menu.addAction("")
@@ -159,7 +163,7 @@ class MainWindow(QMainWindow):
         mh.addLayout(mv, 1)
         self.settings_button = QToolButton(me)
         self.settings_button.setObjectName("SidebarButton")
-        self.settings_button.setText("⚙")
+        self.settings_button.setIconSize(QSize(18, 18))
         self.settings_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.me_menu = QMenu(self.settings_button)
         self.act_settings = self.me_menu.addAction("")
@@ -202,11 +206,13 @@ class MainWindow(QMainWindow):
         hh.addLayout(tv, 1)
         self.search_button = QToolButton(header)
         self.search_button.setObjectName("HeaderButton")
-        self.search_button.setText("🔍")
+        self.search_button.setIconSize(QSize(18, 18))
         self.search_button.clicked.connect(self.open_search)
         self.members_button = QToolButton(header)
         self.members_button.setObjectName("HeaderButton")
         self.members_button.setCheckable(True)
+        self.members_button.setIconSize(QSize(18, 18))
+        self.members_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.members_button.setChecked(True)
         self.members_button.toggled.connect(lambda on: self.members_panel.setVisible(on))
         hh.addWidget(self.search_button)
@@ -295,6 +301,7 @@ class MainWindow(QMainWindow):
         self.send_button = QToolButton(self.composer_frame)
         self.send_button.setObjectName("SendButton")
         self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.send_button.setIconSize(QSize(18, 18))
         self.send_button.clicked.connect(lambda: self._submit(self.composer.toPlainText()))
         cl.addWidget(self.composer, 1)
         cl.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
@@ -352,6 +359,20 @@ class MainWindow(QMainWindow):
         make_action(self, "Ctrl+,", self.settingsRequested)
         make_action(self, "F1", self.show_help)
 
+    def refresh_theme(self) -> None:
+        """Recolour the drawn icons and repaint the views (after a theme change)."""
+        t = themes.current()
+        self.add_button.setIcon(icon("plus", t.sidebar_text))
+        self.settings_button.setIcon(icon("gear", t.sidebar_muted))
+        self.search_button.setIcon(icon("search", t.muted))
+        self.members_button.setIcon(icon("people", t.muted))
+        self.send_button.setIcon(icon("send", t.accent_text))
+        self.me_avatar.ring = t.sidebar
+        self.view.refresh_layout()
+        for w in (self.room_view, self.member_view):
+            w.viewport().update()
+        self.update()
+
     # ------------------------------------------------------------------ texts
 
     def retranslate(self) -> None:
@@ -374,7 +395,8 @@ class MainWindow(QMainWindow):
             QCoreApplication.translate("MainWindow", "Search this room")
         )
         self.search_older.setText(QCoreApplication.translate("MainWindow", "Search older messages"))
-        self.send_button.setText(QCoreApplication.translate("MainWindow", "Send"))
+        self.send_button.setToolTip(QCoreApplication.translate("MainWindow", "Send"))
+        self.send_button.setAccessibleName(QCoreApplication.translate("MainWindow", "Send"))
         self.room_view.setAccessibleName(QCoreApplication.translate("MainWindow", "Rooms"))
         self.member_view.setAccessibleName(QCoreApplication.translate("MainWindow", "Members"))
         self.composer.setAccessibleName(QCoreApplication.translate("MainWindow", "Message"))
@@ -457,13 +479,8 @@ class MainWindow(QMainWindow):
             self.members_button.setText("")
             self.composer.setPlaceholderText("")
             return
-        self.room_title.setText(
-            st.label
-            if st.is_dm
-            else f"# {st.name}"
-            if st.visibility != "private"
-            else f"🔒 {st.name}"
-        )
+        self.room_title.setText(st.label)
+        self.room_avatar.kind = "user" if st.is_dm else st.visibility
         self.room_avatar.set_name(
             st.label if st.is_dm else st.name,
             self.store.presence.get(st.peer or "", "offline") if st.is_dm else None,
@@ -480,7 +497,7 @@ class MainWindow(QMainWindow):
         )
         self.room_topic.setToolTip(st.topic)
         count = st.member_count or st.members.rowCount()
-        self.members_button.setText(f"👥 {count}")
+        self.members_button.setText(str(count))
         self.members_button.setToolTip(
             plural(
                 count,
@@ -711,7 +728,6 @@ class MainWindow(QMainWindow):
         self.me_avatar.set_name(
             self.store.me, "online" if state is ConnState.CONNECTED else "offline"
         )
-        self.me_avatar.ring = "#1f2433"
         self.me_name.setText(self.store.me)
 
     # ------------------------------------------------------------------ search

@@ -201,7 +201,7 @@ class ChatStore(QObject):
 
     def select_room(self, name: str) -> None:
         st = self.rooms.get(name)
-        if st is None:
+        if st is None or name == self.current:
             return
         previous = self.room(self.current)
         if previous is not None and previous is not st:

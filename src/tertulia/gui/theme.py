@@ -7,10 +7,22 @@ server or the offscreen platform), in which case a good UI face is picked if ins
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import QApplication
 
 __all__ = ["DARK", "LIGHT", "Theme", "apply_theme", "pick_font", "resolve_theme"]
@@ -181,7 +193,32 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text):
         pal.setColor(QPalette.ColorGroup.Disabled, role, c(theme.muted))
     app.setPalette(pal)
-    app.setStyleSheet(style_sheet(theme))
+    app.setStyleSheet(style_sheet(theme) + _combo_arrow(theme))
+
+
+def _combo_arrow(t: Theme) -> str:
+    """Style sheets can only show a drop-down arrow as an image file: draw one (once)."""
+    path = (
+        Path(tempfile.gettempdir()) / f"tertulia-gui-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    )
+    path.mkdir(exist_ok=True)
+    png = path / f"arrow-{t.name}.png"
+    if not png.exists():
+        pm = QPixmap(20, 20)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(QColor(t.muted), 2.2)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        p.setPen(pen)
+        p.drawPolyline([QPointF(5, 8), QPointF(10, 13), QPointF(15, 8)])
+        p.end()
+        pm.save(str(png))
+    url = png.as_posix()
+    return f"""
+QComboBox::drop-down {{{{ border: none; width: 26px; }}}}
+QComboBox::down-arrow {{{{ image: url({url}); width: 10px; height: 10px; }}}}
+""".replace("{{", "{").replace("}}", "}")
 
 
 def style_sheet(t: Theme) -> str:
@@ -257,6 +294,10 @@ QPushButton#Segment[pos="right"] {{
 }}
 QPushButton#Segment:checked {{
     background: {t.accent_soft}; color: {t.accent}; border: 1px solid {t.accent}; font-weight: 600;
+}}
+QComboBox {{
+    border: 1px solid {t.border}; border-radius: 8px; padding: 5px 10px;
+    background: {t.surface}; color: {t.text}; min-width: 120px;
 }}
 QSpinBox {{
     border: 1px solid {t.border}; border-radius: 8px; padding: 5px 6px;

@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPoint,
     QPointF,
+    QRectF,
     QSize,
     Qt,
     QTimer,
@@ -25,6 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
+    QColor,
     QDesktopServices,
     QFont,
     QFontMetrics,
@@ -51,8 +53,10 @@ from PySide6.QtWidgets import (
 )
 
 from tertulia.client import ConnectionStateChanged, ConnState
+from tertulia.gui import theme as themes
 from tertulia.gui.delegates import MessageDelegate, SelectableText, paint_avatar
 from tertulia.gui.i18n import describe_error
+from tertulia.gui.icons import paint_icon
 from tertulia.gui.models import MessageModel, Role
 from tertulia.gui.textfmt import EMOJI
 
@@ -556,6 +560,7 @@ class Avatar(QWidget):
         self.name = name
         self.presence: str | None = None
         self.ring = ""
+        self.kind = "user"  # or "public" / "private": a room badge instead of initials
         self.setFixedSize(QSize(size, size))
 
     def set_name(self, name: str, presence: str | None = None) -> None:
@@ -565,6 +570,19 @@ class Avatar(QWidget):
 
     def paintEvent(self, e: QEvent) -> None:
         p = QPainter(self)
+        if self.kind != "user":
+            t = themes.current()
+            r = QRectF(self.rect().adjusted(0, 0, -1, -1))
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.accent_soft))
+            p.drawRoundedRect(r, r.width() * 0.28, r.width() * 0.28)
+            inner = r.adjusted(
+                r.width() * 0.22, r.width() * 0.22, -r.width() * 0.22, -r.width() * 0.22
+            )
+            paint_icon(p, "lock" if self.kind == "private" else "hash", inner, t.accent, 2.2)
+            p.end()
+            return
         paint_avatar(
             p, self.rect().adjusted(0, 0, -1, -1), self.name, presence=self.presence, ring=self.ring
         )
