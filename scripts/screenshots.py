@@ -61,7 +61,7 @@ class Server:
             if line.startswith("Fingerprint: "):
                 self.fingerprint = line.split(" ", 1)[1].strip()
                 return
-        raise RuntimeError("server did not start")
+        raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
 
     def kill(self) -> None:
         if self.proc is not None:
