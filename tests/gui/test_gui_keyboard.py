@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -9,10 +10,11 @@ from guikit import WAIT, log_in
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
+from tertulia.client import Client, TrustPolicy
 from tertulia.gui.app import TertuliaApp
 from tertulia.gui.delegates import SelectableText
 from tertulia.gui.models import Role
-from tertulia_testkit import ServerProcess
+from tertulia_testkit import PASSWORD, ServerProcess
 
 
 def test_keyboard_navigation_search_zoom_and_selection(
@@ -131,3 +133,57 @@ def test_a_refused_message_shows_failed_with_retry_and_discard(
         qtbot.mouseClick(win.view.viewport(), Qt.MouseButton.LeftButton, pos=discard.center())
     assert sig.args == [msg_id, "discard"]
     assert all(r.msg_id != msg_id for r in model.rows)
+
+
+def test_join_create_and_dm_dialogs(
+    qtbot: Any,
+    server_proc_factory: Callable[..., ServerProcess],
+    gui_factory: Callable[..., TertuliaApp],
+) -> None:
+    server = server_proc_factory()
+
+    async def other_people() -> None:
+        bob = Client(
+            server.host,
+            server.port,
+            "bob",
+            PASSWORD,
+            trust=TrustPolicy(fingerprint=server.fingerprint),
+        )
+        await bob.register()
+        async with bob:
+            await bob.create_room("lobby", topic="say hi")
+
+    asyncio.run(other_people())
+    ctl = gui_factory()
+    log_in(qtbot, ctl, server, "ana")
+    win, store = ctl.window, ctl.store
+    assert win is not None and store is not None
+    assert win.empty.isVisible() and not win.view.isVisible()  # no rooms yet: say what to do
+
+    win.open_join_dialog()
+    dlg = win.join_dialog
+    qtbot.waitUntil(lambda: dlg.list.count() == 1, timeout=WAIT)
+    assert dlg.list.item(0).text().startswith("#lobby")
+    assert "say hi" in dlg.list.item(0).text()
+    dlg.list.setCurrentRow(0)
+    dlg.go.click()
+    qtbot.waitUntil(lambda: store.current == "lobby", timeout=WAIT)
+    assert win.room_topic.text() == "say hi"
+
+    win.open_join_dialog()
+    dlg = win.join_dialog
+    dlg.name.setText("secret-plans")
+    dlg.private.setChecked(True)
+    dlg.topic.setText("shh")
+    dlg.go.click()
+    qtbot.waitUntil(lambda: store.current == "secret-plans", timeout=WAIT)
+    assert store.room("secret-plans").visibility == "private"
+
+    win.open_dm_dialog()
+    win.dm_dialog.user.setText("bob")
+    qtbot.keyClick(win.dm_dialog.user, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: store.current.startswith("dm:"), timeout=WAIT)
+    assert store.room(store.current).label == "bob"
+    assert win.room_title.text() == "bob"
+    assert store.room_list.names()[-1] == store.current  # DMs are listed after the rooms

@@ -3,11 +3,12 @@ connection banner timing. No server needed."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 
 from tertulia.client import ConnectionStateChanged, ConnState, Message
 from tertulia.gui import commands
@@ -41,6 +42,15 @@ def msg(
 
 def col(model: MessageModel, role: int) -> list[Any]:
     return [model.data(model.index(i), role) for i in range(model.rowCount())]
+
+
+def test_this_pyside6_does_not_release_none(qapp: Any) -> None:
+    """PySide6 6.12.0 drops a reference to None in every processEvents(): on Python < 3.12 the
+    interpreter then aborts ("deallocating None"). pyproject.toml keeps it below 6.12 there."""
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        QCoreApplication.processEvents()
+    assert sys.getrefcount(None) >= before - 100, "this PySide6 leaks None: use PySide6 < 6.12"
 
 
 def test_messages_merge_by_seq_and_never_duplicate(qapp: Any) -> None:
