@@ -222,6 +222,9 @@ class ConnectWindow(QWidget):
     def fill(
         self, host: str, port: int, user: str, password: str = "", remember: bool = False
     ) -> None:
+        """Prefill the form for logging in (an account just created now exists)."""
+        self.mode_login.setChecked(True)
+        self.confirm.clear()
         self.host.setText(host)
         self.port.setValue(port)
         self.user.setText(user)
