@@ -188,6 +188,16 @@ def render_document(
     )
     add("")
     add(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
+    loads = [r["loadavg_before"] for r in results if "loadavg_before" in r]
+    if loads:
+        add("")
+        add(
+            f"Machine load (1-minute load average) at the start of each run: median "
+            f"{sorted(loads)[len(loads) // 2]:.1f}, max {max(loads):.1f} on {info['cores']} "
+            "cores. A load above the benchmark's own share means other processes were "
+            "competing for the CPU: wall-clock figures (rates, latencies, times) suffer from "
+            "it, CPU time per delivery much less."
+        )
     add("")
     add("## Machine and versions")
     add("")

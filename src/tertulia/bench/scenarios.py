@@ -26,6 +26,7 @@ Scenarios (``SCENARIOS``):
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
 import sys
@@ -362,11 +363,14 @@ def _storm(r: _Run, cap: int | None) -> dict[str, Any]:
     ids = list(range(1, s.storm + 1))
     concurrency = cap if cap else len(ids)
     r.p.phase(f"{len(ids)} clients connect+login+join, {cap or 'all'} in flight")
+    spy = r.profiler("connect" if cap else "connect-all", 8)
     cpu0, gen0 = sample(r.target.pid).cpu, r.pool.cpu_seconds()
     t0 = time.monotonic()
     opened = r.open("storm", ids, rooms=[ROOM], receive=False, concurrency=concurrency)
     elapsed = time.monotonic() - t0
     cpu1, gen1 = sample(r.target.pid).cpu, r.pool.cpu_seconds()
+    if spy is not None:
+        spy.wait(30)
     return {
         "metrics": {
             "clients": len(ids),
@@ -553,6 +557,8 @@ def run_scenario(
         "target": kind,
         "version": target.version(),
         "started": started,
+        # other processes competing for the CPU make every figure worse: say so in the result
+        "loadavg_before": round(os.getloadavg()[0], 2),
     }
     run = _Run(target, pool, settings, p)
     try:
@@ -570,6 +576,7 @@ def run_scenario(
                 run.errors.append(f"close {group}: {exc}")
         rc = target.stop()
         result["server_exit"] = rc
+    result["loadavg_after"] = round(os.getloadavg()[0], 2)
     result["errors"] = run.errors[:10]
     result["duration_s"] = round(time.time() - started, 1)
     result["ok"] = "failure" not in result and _all_zero(result["correctness"])

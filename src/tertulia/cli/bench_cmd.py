@@ -61,6 +61,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="run the Tertulia server from this source tree (compare two versions)",
     )
     p.add_argument("--workdir", type=Path, help="keep servers' data and logs here")
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="run nothing: render the report (and --doc) from an earlier --json file",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
 
 
@@ -123,10 +129,24 @@ def run(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         keep=args.workdir is not None,
     )
-    progress = LiveProgress(quiet=args.quiet)
-    results = run_plan(plan, progress)
-    vers = versions(plan)
-    payload = {"settings": settings.to_json(), "versions": vers, "results": results}
+    if args.from_json:
+        payload = json.loads(args.from_json.read_text())
+        results, vers = payload["results"], payload["versions"]
+        plan.targets = list(dict.fromkeys(r["target"] for r in results))
+        plan.runs = max((int(r.get("run", 1)) for r in results), default=1)
+        for key, value in payload["settings"].items():
+            setattr(plan.settings, key, value)
+        payload.setdefault("commands", [])
+    else:
+        progress = LiveProgress(quiet=args.quiet)
+        results = run_plan(plan, progress)
+        vers = versions(plan)
+        payload = {
+            "settings": settings.to_json(),
+            "versions": vers,
+            "results": results,
+            "commands": _commands(),
+        }
     if args.json == "-":
         print(json.dumps(payload, indent=1))
     else:
@@ -135,12 +155,29 @@ def run(args: argparse.Namespace) -> int:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(payload, indent=1))
     if args.doc:
-        _write_doc(args, plan, results, vers)
+        _write_doc(args, plan, results, vers, payload["commands"] or _commands())
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def _commands() -> list[str]:
+    """How this run was started, for the report."""
+    argv = [a for a in sys.argv[1:]]
+    prog = "tertulia bench"
+    if sys.argv and sys.argv[0].endswith("__main__.py"):
+        prog = "python -m tertulia.bench"
+    return [
+        "make bench   # = the two lines below",
+        "bash scripts/bench/install-peers.sh",
+        prog + " " + " ".join(shlex.quote(a) for a in argv),
+    ]
+
+
 def _write_doc(
-    args: argparse.Namespace, plan: Any, results: list[dict[str, Any]], vers: dict[str, str]
+    args: argparse.Namespace,
+    plan: Any,
+    results: list[dict[str, Any]],
+    vers: dict[str, str],
+    commands: list[str],
 ) -> None:
     from tertulia.bench.document import render_document
     from tertulia.bench.plots import write_plots
@@ -150,14 +187,6 @@ def _write_doc(
     plots = write_plots(results, plan.targets, plots_dir)
     analysis_file = plan.templates / "analysis.md"
     analysis = analysis_file.read_text() if analysis_file.exists() else ""
-    command = "tertulia bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    if sys.argv and sys.argv[0].endswith("__main__.py"):
-        command = "python -m tertulia.bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    commands = [
-        "make bench   # = the two lines below",
-        "bash scripts/bench/install-peers.sh",
-        command,
-    ]
     text = render_document(
         results,
         targets=plan.targets,
