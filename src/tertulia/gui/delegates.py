@@ -284,7 +284,7 @@ class MessageDelegate(QStyledItemDelegate):
             bold = QFont(option.font)
             bold.setBold(True)
             p.setFont(bold)
-            p.setPen(QColor(avatar_color(sender, dark=t.dark) if not t.dark else t.text))
+            p.setPen(QColor(avatar_color(sender, dark=t.dark, text=True)))
             name_w = QFontMetrics(bold).horizontalAdvance(sender)
             p.drawText(
                 lay.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, sender

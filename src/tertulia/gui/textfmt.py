@@ -196,10 +196,14 @@ def initials(name: str) -> str:
     return (parts[0][:1] + parts[1][:1]).upper()
 
 
-def avatar_color(name: str, *, dark: bool = False) -> str:
-    """A stable, pleasant colour for ``name`` (same name, same colour, on every machine)."""
+def avatar_color(name: str, *, dark: bool = False, text: bool = False) -> str:
+    """A stable, pleasant colour for ``name`` (same name, same colour, on every machine);
+    ``text``: a variant readable as text on the theme's background."""
     h = int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16)
     hue = (h % 360) / 360.0
-    light, sat = (0.62, 0.55) if dark else (0.46, 0.62)
+    if text:
+        light, sat = (0.72, 0.65) if dark else (0.36, 0.7)
+    else:
+        light, sat = (0.62, 0.55) if dark else (0.46, 0.62)
     r, g, b = colorsys.hls_to_rgb(hue, light, sat)
     return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
