@@ -175,7 +175,12 @@ class Server:
         return 200, "text/plain", "ok\n"
 
     async def ready(self) -> tuple[bool, str]:
-        """Can this node serve clients now? Checks the store (and, in a cluster, the bus)."""
+        """Can this node serve clients now? It can while its store answers.
+
+        A disconnected bus is reported but does not make the node unready: a Redis outage would
+        otherwise take every node out of the load balancer at once, while each can still serve
+        its own clients and backfills the others' messages from storage when Redis returns.
+        """
         if self.stopping:
             return False, "stopping"
         try:
@@ -183,7 +188,7 @@ class Server:
         except (StorageError, TimeoutError) as exc:
             return False, f"store: {exc or 'timeout'}"
         if not getattr(self.bus, "healthy", True):
-            return False, "bus: disconnected"
+            return True, "ready (bus: disconnected, catching up when it returns)"
         return True, "ready"
 
     async def _readyz(self) -> Page:
