@@ -347,6 +347,11 @@ class ChatStore(QObject):
         self.connectionChanged.emit(ev)
         if not self._started:
             return
+        if ev.state is not ConnState.CONNECTED:
+            for st in self.rooms.values():  # nobody's typing can be known while offline
+                if st.typing:
+                    st.typing.clear()
+                    self.typingChanged.emit(st.name)
         if ev.state is ConnState.CONNECTED and was is not ConnState.CONNECTED:
             self._resync()
         elif ev.state is ConnState.OFFLINE and ev.error is not None:

@@ -235,6 +235,7 @@ QToolButton#SidebarButton {{
     padding: 4px 6px; font-size: 13pt;
 }}
 QToolButton#SidebarButton:hover {{ background: {t.sidebar_hover}; }}
+QToolButton#SidebarButton::menu-indicator {{ image: none; width: 0; }}
 QWidget#Header {{ background: {t.surface}; border-bottom: 1px solid {t.border}; }}
 QLabel#RoomTitle {{ font-size: 13pt; font-weight: 700; color: {t.text}; }}
 QLabel#RoomTopic {{ color: {t.muted}; }}
