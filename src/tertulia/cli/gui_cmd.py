@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from tertulia.gui.app import run as run_gui
     except ImportError as exc:  # PySide6 present but Qt cannot load (missing system libraries)
-        print(f"tertulia: cannot start the desktop client: {exc}\n\n{INSTALL_HINT}", file=sys.stderr)
+        print(
+            f"tertulia: cannot start the desktop client: {exc}\n\n{INSTALL_HINT}", file=sys.stderr
+        )
         return 1
     return run_gui(args, argv0="tertulia")
