@@ -54,6 +54,9 @@ translations-update: $(STAMP)
 
 ## make screenshots: drive a real server and the GUI offscreen, write docs/screenshots/*.png
 screenshots: $(STAMP) translations
+	@dpkg-query -W -f='$${Status}' fonts-inter 2>/dev/null | grep -q "ok installed" || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-inter || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-inter; }
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
 
 .PHONY: translations translations-update screenshots

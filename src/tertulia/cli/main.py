@@ -17,7 +17,7 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tertulia.cli import admin, client_cmds, server_cmd
+    from tertulia.cli import admin, client_cmds, gui_cmd, server_cmd
 
     parser = argparse.ArgumentParser(
         prog="tertulia", description="Tertulia: real-time group chat over TLS."
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_cmd.register(sub)
     admin.register(sub)
     client_cmds.register(sub)
+    gui_cmd.register(sub)
     return parser
 
 
