@@ -33,7 +33,13 @@ async def strict_server(
     try:
         yield srv
     finally:
+        for c in _CLIENTS.pop(id(srv), []):
+            await c.close()
         await srv.stop()
+
+
+#: clients made by ``connect`` for each server, closed when the server stops
+_CLIENTS: dict[int, list[RawClient]] = {}
 
 
 def server_of(srv: InProcessServer) -> Server:
@@ -49,7 +55,9 @@ async def connect(srv: Any, local_ip: str | None = None) -> RawClient:
         sock.bind((local_ip, 0))
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
-    return await RawClient.connect(srv.host, srv.port, sock=sock)
+    client = await RawClient.connect(srv.host, srv.port, sock=sock)
+    _CLIENTS.setdefault(id(srv), []).append(client)
+    return client
 
 
 async def user(

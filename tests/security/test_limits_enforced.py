@@ -150,6 +150,7 @@ async def test_slow_consumer_is_dropped(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         assert server_of(srv).closes["slow_consumer"] == 1
         assert await a.request(m.Ping(id=a.next_id()))  # everyone else carries on
+        slow.writer.close()
 
 
 async def test_connections_per_address(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from security_kit import bye_of, expect_code, server_of, strict_server, user
+from security_kit import bye_of, connect, expect_code, server_of, strict_server, user
 
 from tertulia.proto import messages as m
 from tertulia_testkit import PASSWORD, RawClient
@@ -193,7 +193,7 @@ async def test_admin_disables_accounts_and_closes_rooms(tmp_path: Path) -> None:
 
         await root.request(m.DisableUser(id=root.next_id(), user="carol"))
         assert (await bye_of(carol)).code == "account_disabled"
-        c = await RawClient.connect(srv.host, srv.port)
+        c = await connect(srv)
         await c.hello()
         await expect_code(c, m.Login(id=1, user="carol", password=PASSWORD), "auth_failed")
         await root.request(m.DisableUser(id=root.next_id(), user="carol", disabled=False))
@@ -221,6 +221,7 @@ async def test_cli_disables_a_connected_user_at_once(server_proc_factory: Any) -
     proc = await asyncio.to_thread(_admin, *data, "user", "disable", "bob")
     assert proc.returncode == 0, proc.stderr
     assert (await bye_of(bob)).code == "account_disabled"
+    await bob.close()
     proc = await asyncio.to_thread(_admin, *data, "room", "close", "r")
     assert proc.returncode == 0 and "closed room r" in proc.stdout, proc.stderr
     proc = await asyncio.to_thread(_admin, *data, "user", "enable", "bob")

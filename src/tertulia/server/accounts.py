@@ -56,11 +56,11 @@ async def resume(session: Session, msg: m.Resume) -> None:
     if session.user is not None:
         raise CommandError(ErrorCode.ALREADY_AUTHENTICATED, "already logged in")
     guard = server.guard
-    guard.check_login(session.ip, _INVALID)
+    guard.check_login(session.ip, None)
     found = await token_user(server.storage, msg.token)
     record = await server.storage.get_user(found[0]) if found else None
     if found is None or record is None or record.disabled:
-        guard.login_failed(session.ip, _INVALID)
+        guard.login_failed(session.ip, None)
         raise CommandError(ErrorCode.AUTH_FAILED, "invalid or expired token")
     await complete_login(session, msg.id, record, token_hash=found[1])
 

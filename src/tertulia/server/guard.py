@@ -114,13 +114,13 @@ class Guard:
                 limit="registrations",
             )
 
-    def check_login(self, ip: str, account: str) -> None:
+    def check_login(self, ip: str, account: str | None) -> None:
         """Before verifying a password: refuse while the account or the address is throttled.
 
         The account key is the name as normalized, whether or not such a user exists, so the
         answer reveals nothing about which accounts exist.
         """
-        wait = self.login_accounts.check(account)
+        wait = self.login_accounts.check(account) if account is not None else 0.0
         if not self.exempt(ip):
             wait = max(wait, self.login_ips.check(ip))
         if wait > 0:
@@ -131,8 +131,11 @@ class Guard:
                 retry_after=retry_after(wait),
             )
 
-    def login_failed(self, ip: str, account: str) -> None:
-        self.login_accounts.failure(account)
+    def login_failed(self, ip: str, account: str | None) -> None:
+        """Count a failure; ``account=None`` (a bad resume token) counts for the address only,
+        so nobody can lock everyone's resumes out by sending garbage tokens."""
+        if account is not None:
+            self.login_accounts.failure(account)
         if not self.exempt(ip):
             self.login_ips.failure(ip)
 

@@ -120,8 +120,9 @@ class Listener:
                     ssl_handshake_timeout=self._handshake_timeout if ctx is not None else None,
                 )
             except (OSError, ssl.SSLError, ConnectionError, TimeoutError) as exc:
+                # the loop's transport owns the socket now and has closed it; closing it here
+                # too could close a reused descriptor number of a newer connection
                 log.debug("%s: TLS handshake failed: %s", ip, exc)
-                sock.close()
                 return
             finally:
                 if task is not None:
