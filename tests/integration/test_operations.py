@@ -169,7 +169,7 @@ def test_json_logs_and_backups(tmp_path: Path) -> None:
             if proc.stdout.readline().startswith("Fingerprint:"):
                 break
         out = tertulia(
-            "admin", "--data-dir", str(data), "backup", "--output", str(tmp_path / "b.db")
+            "admin", "backup", "--data-dir", str(data), "--output", str(tmp_path / "b.db")
         )
         assert out.returncode == 0, out.stderr
         assert "integrity ok" in out.stdout

@@ -21,6 +21,9 @@ __all__ = ["register_backup"]
 
 def register_backup(asub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("backup", help="copy the database while the server runs (SQLite)")
+    # also accepted after the subcommand (``tertulia admin backup --data-dir DIR``)
+    p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument(
         "--output",
         type=Path,
