@@ -104,6 +104,8 @@ class Summary:
 
 def _fmt(v: float) -> str:
     a = abs(v)
+    if v.is_integer() and a < 10000:
+        return f"{int(v):,}"
     if a >= 10000:
         return f"{v / 1000:,.0f}k"
     if a >= 100:

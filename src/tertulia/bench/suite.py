@@ -8,6 +8,7 @@ favouring whichever ran first. One worker pool serves the whole session.
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -90,6 +91,29 @@ class LiveProgress(Progress):
         self.stream.flush()
 
 
+class _StopOnSignal:
+    """SIGINT/SIGTERM end the session after the running scenario (its servers are stopped
+    by PID as usual); a second signal interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopOnSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
 def versions(plan: Plan) -> dict[str, str]:
     out: dict[str, str] = {}
     for target in plan.targets:
@@ -111,9 +135,13 @@ def run_plan(
     root = plan.workdir or Path(tempfile.mkdtemp(prefix="tertulia-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
+    stop = _StopOnSignal()
     try:
-        with WorkerPool(plan.settings.workers) as pool:
+        with stop, WorkerPool(plan.settings.workers) as pool:
             for i, (run, scenario, target) in enumerate(steps, start=1):
+                if stop.requested:
+                    progress.done(f"stopped by signal after {i - 1} of {len(steps)} steps")
+                    break
                 progress.prefix = f"[{i}/{len(steps)}] {scenario} · {target} · run {run}: "
                 workdir = root / f"{i:03d}-{scenario}-{target}-{run}"
                 result = run_scenario(

@@ -31,9 +31,6 @@ __all__ = ["register"]
 
 log = logging.getLogger("tertulia.server")
 
-#: seconds a thread may hold the GIL while another waits for it (Python's default is 0.005)
-SWITCH_INTERVAL = 0.0005
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("server", help="run a chat server ('server check' validates the config)")
@@ -107,11 +104,6 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(cfg.log.level, cfg.log.format)
     _apply_tls_groups(cfg)
     _raise_nofile()
-    # The SQLite writer thread takes the GIL back after every statement; with the default 5 ms
-    # switch interval a busy event loop makes it wait up to 5 ms each time, so one group commit
-    # of a few dozen statements took tens of milliseconds (tertulia bench: ack latency p50 45 ms
-    # at 500 msg/s). A shorter interval hands the GIL over sooner.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     return run_async(serve(cfg, lambda: _load(args)))
 
 
