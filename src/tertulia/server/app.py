@@ -146,8 +146,6 @@ class Server:
             self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
             self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
         await self.storage.open()
-        if cfg.bootstrap_admin:
-            self.initial_admin_password = await bootstrap_admin(self.storage, self.passwords)
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
         self._listener = Listener(
             cfg.host,
@@ -169,6 +167,10 @@ class Server:
             await self.http.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         self._status = await start_status_socket(data_dir, self.status, self._operator_actions())
+        if cfg.bootstrap_admin:
+            # last: a start that fails earlier must not create an account whose password
+            # nobody was shown
+            self.initial_admin_password = await bootstrap_admin(self.storage, self.passwords)
 
     # ------------------------------------------------------------------ health and metrics
     async def _healthz(self) -> Page:

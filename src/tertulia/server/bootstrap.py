@@ -5,6 +5,12 @@ setup token would be one more thing to explain. Instead, when the server starts 
 at all it creates ``admin`` with a random password, stores only its argon2id hash, and
 ``tertulia server`` prints the password once. Several cluster nodes starting together race
 harmlessly: one wins, the others see the name taken and print nothing.
+
+The server does this as the last step of its start, once everything that can fail (database,
+Redis, the listeners) has succeeded: a failed start must not leave an account whose password
+nobody saw. The price is a window of milliseconds in which the very first registration over
+the protocol would leave the server without this account; ``tertulia admin user add --admin``
+is the way out of that (and of a lost password).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import secrets
 import socket
 from collections.abc import Callable
@@ -59,8 +60,6 @@ class BusError(Exception):
 
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``."""
-    import re
-
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
