@@ -71,3 +71,16 @@ bench: $(STAMP)
 		--plots docs/benchmarks --json docs/benchmarks/results.json $(ARGS)
 
 .PHONY: bench
+
+## make report: the technical report, docs/report/report.en.pdf and informe.es.pdf, built from
+## docs/report/*.md, generated figures and the measured results (installs what it needs)
+REPORT_STAMP := $(VENV)/.report-installed
+
+$(REPORT_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[report]'
+	@touch $(REPORT_STAMP)
+
+report: $(REPORT_STAMP)
+	$(PY) scripts/report/build.py $(ARGS)
+
+.PHONY: report

@@ -80,7 +80,7 @@ def ensure_tools() -> None:
 # --------------------------------------------------------------------------- inputs
 
 
-def collect(draft: bool) -> tuple[dict[str, Any], list[str]]:
+def collect(draft: bool, inputs_root: Path = ROOT) -> tuple[dict[str, Any], list[str]]:
     data: dict[str, Any] = {}
     missing: list[str] = []
     t0 = time.monotonic()
@@ -88,7 +88,7 @@ def collect(draft: bool) -> tuple[dict[str, Any], list[str]]:
     print(f"report: {data['tests']['total']} tests collected ({time.monotonic() - t0:.1f} s)")
     for key, fn in (("reliability", inputs.reliability), ("bench", inputs.benchmarks)):
         try:
-            data[key] = fn(ROOT)
+            data[key] = fn(inputs_root)
         except inputs.MissingInput as exc:
             missing.append(str(exc))
             print(f"report: MISSING INPUT: {exc}", file=sys.stderr)
@@ -141,7 +141,7 @@ def table_tests(lang: str, data: dict[str, Any]) -> str:
     rows = [head, "|:--|--:|:--|"]
     for folder, n in sorted(t["by_folder"].items(), key=lambda kv: -kv[1]):
         desc = FOLDERS.get(folder, ("", ""))[0 if lang == "en" else 1]
-        name = f"`tests/{folder}/`" if folder != "(top level)" else "`tests/test_layering.py`"
+        name = f"`tests/{folder}/`" if folder != "(top level)" else "`tests/*.py`"
         rows.append(f"| {name} | {n} | {desc} |")
     total = "**total**" if lang == "en" else "**total**"
     rows.append(f"| {total} | **{t['total']}** | "
@@ -177,24 +177,27 @@ def table_reliability(lang: str, data: dict[str, Any]) -> str:
             f"| 6 | tormenta de reconexiones (`test_many_clients_reconnect_after_restart`) | {rs['clients']} clientes, servidor caído {rs['restart_gap_s']} s | todos de vuelta {rs['all_back_after_s']} s tras el reinicio (p50 {rs['p50_back_s']} s) |",
             f"| 7 | conectar y soltar (`test_connect_and_drop_returns_to_baseline`, `…leaks_no_python_memory`) | {cd['connections']} conexiones TLS abiertas y cortadas | tareas {cd['tasks_baseline']} → {cd['tasks_after']}; memoria Python trazada {r['connect_drop_tracemalloc']['traced_kb_after_wave4']} KiB tras 4 oleadas |",
         ]
-    return "\n".join(rows)
+    return "\n".join(rows) if lang == "en" else decimal_comma("\n".join(rows))
 
 
 # Spanish for the generated text of docs/benchmarks.md (metric labels, verdicts).
 BENCH_ES = [
+    ("| target | measured (Tertulia vs peer, medians) | verdict |",
+     "| objetivo | medido (Tertulia frente al par, medianas) | veredicto |"),
+    ("| metric |", "| métrica |"),
     ("**met**", "**cumplido**"),
     ("not met", "no cumplido"),
     ("not measured", "no medido"),
     ("Fan-out: server CPU per delivery", "Difusión: CPU del servidor por entrega"),
     ("Fan-out: deliveries/s", "Difusión: entregas/s"),
     ("Latency: p99 ≤ best peer's p99", "Latencia: p99 ≤ p99 del mejor par"),
-    ("Latency: p50 ≤ 1.5 ms with durable acks", "Latencia: p50 ≤ 1,5 ms con confirmaciones durables"),
+    ("Latency: p50 ≤ 1.5 ms with durable acks", "Latencia: p50 ≤ 1.5 ms con confirmaciones durables"),
     ("Connect storm (200 in flight)", "Tormenta de conexiones (200 en curso)"),
     ("Connect storm, all at once: none failing", "Tormenta de conexiones, todas a la vez: ninguna falla"),
     ("’s time", ""),
     ("'s time", ""),
     ("Memory: ≤ 20 KB RSS per idle TLS connection, 10,000 clients on one process",
-     "Memoria: ≤ 20 KB de RSS por conexión TLS inactiva, 10.000 clientes en un proceso"),
+     "Memoria: ≤ 20 KB de RSS por conexión TLS inactiva, 10 000 clientes en un proceso"),
     ("Correctness: zero lost, duplicated or reordered in every run",
      "Corrección: cero perdidos, duplicados o desordenados en cada ejecución"),
     (" Tertulia runs with any error", " ejecuciones de Tertulia con algún error"),
@@ -203,30 +206,61 @@ BENCH_ES = [
     (" held", " mantenidas"),
     (" of ", " de "),
     (" vs ", " frente a "),
-    ("| target |", "| objetivo |"),
-    ("| measured (Tertulia vs peer, medians) |", "| medido (Tertulia frente al par, medianas) |"),
-    ("| verdict |", "| veredicto |"),
-    ("| metric |", "| métrica |"),
+    ("ack latency", "latencia del acuse"),
     ("deliveries/s", "entregas/s"),
     ("server CPU per delivery", "CPU del servidor por entrega"),
+    ("server CPU per client", "CPU del servidor por cliente"),
+    ("server CPU per message", "CPU del servidor por mensaje"),
+    ("server CPU use (cores)", "uso de CPU del servidor (núcleos)"),
     ("generator CPU", "CPU del generador"),
+    ("all reconnected and caught up", "todos reconectados y al día"),
+    ("replayed messages/s", "mensajes reproducidos/s"),
+    ("messages replayed", "mensajes reproducidos"),
+    ("RSS per idle TLS connection", "RSS por conexión TLS inactiva"),
+    ("RSS per connection", "RSS por conexión"),
+    ("connections held", "conexiones mantenidas"),
+    ("time to connect all", "tiempo para conectar todas"),
+    ("total time", "tiempo total"),
+    ("per client", "por cliente"),
     ("latency", "latencia"),
-    ("ack latency", "latencia del ack"),
+    ("| time (s) |", "| tiempo (s) |"),
     ("elapsed", "tiempo total"),
     ("failed", "fallidas"),
-    ("RSS per connection", "RSS por conexión"),
 ]
+
+_DECIMAL = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
+
+
+def decimal_comma(text: str) -> str:
+    """Spanish decimal comma for plain numbers (``14.5`` -> ``14,5``), not versions (``3.11.7``)
+    and not inside code spans."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = _DECIMAL.sub(r"\1,\2", parts[i])
+    return "`".join(parts)
 
 
 def _bench_es(text: str) -> str:
     for en, es in BENCH_ES:
         text = text.replace(en, es)
-    return text
+    return decimal_comma(text)
 
 
 def table_bench_targets(lang: str, data: dict[str, Any]) -> str:
     t = data["bench"]["targets_table"]
     return _bench_es(t) if lang == "es" else t
+
+
+SCENARIO_TITLES = {
+    "fanout": ("Fan-out in one busy room", "Difusión en una sala concurrida"),
+    "latency": ("Latency at a fixed rate, with idle clients", "Latencia a ritmo fijo, con clientes inactivos"),
+    "connect": ("Connect storm, 200 in flight", "Tormenta de conexiones, 200 en curso"),
+    "connect-all": ("Connect storm, all at once", "Tormenta de conexiones, todas a la vez"),
+    "memory": ("Memory per idle TLS connection", "Memoria por conexión TLS inactiva"),
+    "reconnect": ("Reconnect and catch up after a server restart (Tertulia only)",
+                  "Reconexión y puesta al día tras reiniciar el servidor (solo Tertulia)"),
+    "history": ("History replay (Tertulia only)", "Reproducción del historial (solo Tertulia)"),
+}
 
 
 def table_bench_results(lang: str, data: dict[str, Any]) -> str:
@@ -238,8 +272,10 @@ def table_bench_results(lang: str, data: dict[str, Any]) -> str:
             table = _bench_es(table)
             correct = correct.replace("Correctness (all runs):", "Corrección (todas las ejecuciones):")
             correct = correct.replace("lost", "perdidos").replace("duplicated", "duplicados")
-            correct = correct.replace("reordered", "desordenados")
-        out += [f"**{scenario}**", "", table, "", correct, ""]
+            correct = correct.replace("reordered", "desordenados").replace("failed", "fallidos")
+            correct = correct.replace("dropped", "descartados")
+        title = SCENARIO_TITLES.get(scenario, (scenario, scenario))[0 if lang == "en" else 1]
+        out += [f"**{title}** (`{scenario}`)", "", table, "", correct, ""]
     return "\n".join(out)
 
 
@@ -324,7 +360,10 @@ def preprocess(text: str, lang: str, data: dict[str, Any], draft: bool) -> str:
     def value(m: re.Match[str]) -> str:
         key = m.group(1)
         try:
-            return _fmt(_lookup(data, key), lang)
+            text = _fmt(_lookup(data, key), lang)
+            if lang == "es" and key == "reliability.machine":
+                text = text.replace(" cores", " núcleos")
+            return text
         except KeyError:
             if draft:
                 return MISSING_MARK.format(key)
@@ -360,7 +399,15 @@ def preprocess(text: str, lang: str, data: dict[str, Any], draft: bool) -> str:
 # --------------------------------------------------------------------------- rendering
 
 
-def render(lang: str, data: dict[str, Any], draft: bool) -> Path:
+DRAFT_NOTE = {
+    "en": "Draft: built without {}; the figures that depend on it are marked in red. "
+          "Run make report again once it exists.",
+    "es": "Borrador: generado sin {}; las cifras que dependen de ello están marcadas en rojo. "
+          "Vuelva a ejecutar make report cuando exista.",
+}
+
+
+def render(lang: str, data: dict[str, Any], draft: bool, missing: list[str] | None = None) -> Path:
     src = SOURCES[lang]
     text = preprocess(src.read_text(), lang, data, draft)
     build = REPORT / ".build"
@@ -383,6 +430,11 @@ def render(lang: str, data: dict[str, Any], draft: bool) -> Path:
             "--wrap=none",
             "--columns=10000",
             f"--metadata=lang:{lang}",
+            *(
+                [f"--metadata=draft-note:{DRAFT_NOTE[lang].format(', '.join(missing))}"]
+                if missing
+                else []
+            ),
             "-o",
             str(out_html),
         ],
@@ -416,17 +468,20 @@ def main() -> int:
     ap.add_argument("--draft", action="store_true", help="render with missing inputs marked")
     ap.add_argument("--lang", default="en,es", help="languages to build (default: en,es)")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install tools")
+    ap.add_argument("--inputs-root", type=Path, default=ROOT,
+                    help="read docs/reliability.md and docs/benchmarks.md under this directory "
+                    "instead of the repository (for trying the build on other results)")
     args = ap.parse_args()
     t0 = time.monotonic()
     if not args.no_install:
         ensure_tools()
-    data, missing = collect(args.draft)
+    data, missing = collect(args.draft, args.inputs_root)
     from figures import make_all
 
     figs = make_all(FIGS, data)
     print(f"report: {len(figs)} figures in {FIGS.relative_to(ROOT)}")
     for lang in args.lang.split(","):
-        pdf = render(lang, data, args.draft)
+        pdf = render(lang, data, args.draft, [m.split(" ")[0] for m in missing])
         size = pdf.stat().st_size / 1024
         print(f"report: wrote {pdf.relative_to(ROOT)} ({size:.0f} KiB)")
     print(f"report: done in {time.monotonic() - t0:.0f} s")

@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "tertulia-report"  # stable ids: same figure, same file
 import matplotlib.pyplot as plt  # noqa: E402
 
 from seqdiag import Diagram, render  # noqa: E402
@@ -125,15 +126,16 @@ def _states(lang: str, name: str) -> str:
 }}"""
     if name == "server_states":
         return f"""digraph s {{{common}
+  graph [rankdir=TB, nodesep=0.9, ranksep=0.42];
   closed [fillcolor="#f1f3f5", color="#868e96"];
   authenticated [fillcolor="#d3f9d8", color="#2b8a3e", label=<authenticated<br/><font point-size="8">max_frame = 64 KiB</font>>];
   connected [label=<connected<br/><font point-size="8">{t("TLS done", "TLS completado")}</font>>];
   greeted [label=<greeted<br/><font point-size="8">max_frame_pre_auth = 4 KiB</font>>];
-  connected -> greeted [label=<hello / hello_ok>];
-  greeted -> authenticated [label=<login | resume / login_ok>];
+  connected -> greeted [label=<  hello / hello_ok>];
+  greeted -> authenticated [label=<  login | resume / login_ok>];
   greeted -> greeted [label=<register / ok>];
-  authenticated -> closed [label=<logout · bye · {t("fatal error · EOF", "error fatal · EOF")}>];
-  connected -> closed [label=<{t("deadline (login_timeout 20 s)", "plazo (login_timeout 20 s)")}>, style=dashed];
+  authenticated -> closed [label=<  logout · bye · {t("fatal error · EOF", "error fatal · EOF")}>];
+  connected -> closed [label=<{t("login deadline (20 s),<br/>fatal error, EOF", "plazo de login (20 s),<br/>error fatal, EOF")}>, style=dashed];
 }}"""
     raise KeyError(name)
 
@@ -248,7 +250,7 @@ def plot_tests(lang: str, counts: dict[str, int], out: Path) -> None:
     ax.set_xlabel(_t(lang, "tests collected", "pruebas recogidas"))
     ax.margins(x=0.12)
     fig.tight_layout()
-    fig.savefig(out)
+    fig.savefig(out, metadata={"Date": None})
     plt.close(fig)
 
 
@@ -264,20 +266,24 @@ def plot_reliability(lang: str, rel: dict[str, Any], out: Path) -> None:
                 label=_t(lang, "at rest", "en reposo"))
     b2 = a1.bar([x + 0.19 for x in xs], stall, 0.38, color="#3b5bdb",
                 label=_t(lang, "one receiver stalled", "un receptor detenido"))
-    a1.bar_label(b1, fmt="%g", fontsize=7.5, padding=2)
-    a1.bar_label(b2, fmt="%g", fontsize=7.5, padding=2)
+    def num(v: float) -> str:
+        return f"{v:g}".replace(".", ",") if lang == "es" else f"{v:g}"
+
+    a1.bar_label(b1, labels=[num(v) for v in rest], fontsize=7.5, padding=2)
+    a1.bar_label(b2, labels=[num(v) for v in stall], fontsize=7.5, padding=2)
     a1.set_xticks(list(xs), labels)
     a1.set_ylabel("ms")
     a1.set_title(_t(lang, "Latency of a healthy receiver", "Latencia de un receptor sano"))
-    a1.legend(frameon=False, fontsize=7.5)
-    a1.margins(y=0.18)
-    pts = [("first", rs["first_back_s"], 0.0), ("p50", rs["p50_back_s"], 50.0),
+    a1.legend(frameon=False, fontsize=7.5, loc="upper left")
+    a1.set_ylim(0, max(stall + rest) * 1.45)
+    pts = [(_t(lang, "first", "primero"), rs["first_back_s"], 0.0), ("p50", rs["p50_back_s"], 50.0),
            ("p90", rs["p90_back_s"], 90.0), ("100 %", rs["all_back_after_s"], 100.0)]
     a2.step([0.0] + [p[1] for p in pts], [0.0] + [p[2] for p in pts], where="post",
             color="#3b5bdb", lw=1.6)
     a2.plot([p[1] for p in pts], [p[2] for p in pts], "o", color="#3b5bdb", ms=4)
     for name, x, y in pts:
-        a2.annotate(f"{name}: {x:g} s", (x, y), textcoords="offset points", xytext=(5, -10),
+        a2.annotate(f"{name}: {num(x)} s", (x, y), textcoords="offset points",
+                    xytext=(6, 4) if y == 0 else (6, -11), ha="left",
                     fontsize=7.5)
     a2.set_xlabel(_t(lang, "seconds after the new server process is up",
                      "segundos desde que el nuevo proceso servidor arranca"))
@@ -287,7 +293,7 @@ def plot_reliability(lang: str, rel: dict[str, Any], out: Path) -> None:
     a2.set_ylim(-3, 108)
     a2.set_xlim(0, float(rs["all_back_after_s"]) * 1.35)
     fig.tight_layout()
-    fig.savefig(out)
+    fig.savefig(out, metadata={"Date": None})
     plt.close(fig)
 
 

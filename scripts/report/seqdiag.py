@@ -21,6 +21,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "tertulia-report"  # stable ids: same figure, same file
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
@@ -153,5 +154,5 @@ def render(diagram: Diagram, path: Path) -> None:
                 if opts.get("mono", True) else None, linespacing=1.2,
                 bbox={"fc": "white", "ec": "none", "pad": 0.6, "alpha": 0.9})
         y += (1.0 + 0.45 * lines) * diagram.row
-    fig.savefig(path, format="svg")
+    fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
