@@ -119,6 +119,11 @@ async def test_kick_ban_mute_and_their_events(tmp_path: Path) -> None:
         )
         await expect_code(bob, m.Kick(id=5, room="r", user="bob"), "invalid_argument")
 
+        for bad in (0, -1, 366 * 86400):
+            err = await expect_code(
+                bob, m.Mute(id=6, room="r", user="carol", seconds=bad), "invalid_argument"
+            )
+            assert err.params["field"] == "seconds"
         await bob.request(m.Mute(id=6, room="r", user="carol", seconds=60))
         muted = await alice.event(m.MutedEvent)
         assert muted.user == "carol" and muted.until is not None
