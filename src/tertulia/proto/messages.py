@@ -584,10 +584,8 @@ ServerMessage = (
 )
 
 CLIENT_TYPES: frozenset[str] = frozenset(
-    str(t.__struct_config__.tag)
-    for t in ClientMessage.__args__
+    str(t.__struct_config__.tag) for t in ClientMessage.__args__
 )
 SERVER_TYPES: frozenset[str] = frozenset(
-    str(t.__struct_config__.tag)
-    for t in ServerMessage.__args__
+    str(t.__struct_config__.tag) for t in ServerMessage.__args__
 )
