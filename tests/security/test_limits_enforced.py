@@ -42,6 +42,23 @@ async def test_tls_handshake_deadline(tmp_path: Path) -> None:
         writer.close()
 
 
+async def test_limits_are_announced(tmp_path: Path) -> None:
+    async with strict_server(tmp_path / "s", message_rate=3.0, max_rooms_per_user=7) as srv:
+        c = await connect(srv)
+        hello = await c.hello()
+        assert hello.limits == m.Limits(
+            max_frame_pre_auth=4096,
+            max_frame=65536,
+            max_text=4000,
+            max_history_page=200,
+            max_name=32,
+            max_topic=512,
+            max_rooms=7,
+            message_rate=3.0,
+            message_burst=50,
+        )
+
+
 async def test_login_deadline(tmp_path: Path) -> None:
     async with strict_server(tmp_path / "s", login_timeout=1.0) as srv:
         c = await connect(srv)

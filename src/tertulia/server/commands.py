@@ -104,6 +104,10 @@ async def hello(session: Session, msg: m.Hello) -> m.HelloOk | None:
             max_text=lim.max_text,
             max_history_page=lim.max_history_page,
             max_name=lim.max_name,
+            max_topic=lim.max_topic,
+            max_rooms=lim.max_rooms_per_user,
+            message_rate=lim.message_rate,
+            message_burst=lim.message_burst,
         ),
         heartbeat_interval=cfg.heartbeat.interval,
     )
