@@ -84,3 +84,17 @@ report: $(REPORT_STAMP)
 	$(PY) scripts/report/build.py $(ARGS)
 
 .PHONY: report
+
+## make demo-video: record docs/demo/tertulia-demo.mp4: a real server and three desktop clients
+## on a virtual display, driven by scripts/demo/record.py (installs Xvfb, ffmpeg, xterm, tshark)
+DEMO_STAMP := $(VENV)/.demo-installed
+
+$(DEMO_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[gui]'
+	@touch $(DEMO_STAMP)
+
+demo-video: $(DEMO_STAMP) translations
+	sh scripts/demo/install-deps.sh
+	$(PY) scripts/demo/record.py $(ARGS)
+
+.PHONY: demo-video
