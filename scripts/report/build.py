@@ -86,7 +86,11 @@ def collect(draft: bool, inputs_root: Path = ROOT) -> tuple[dict[str, Any], list
     t0 = time.monotonic()
     data["tests"] = inputs.test_counts(ROOT)
     print(f"report: {data['tests']['total']} tests collected ({time.monotonic() - t0:.1f} s)")
-    for key, fn in (("reliability", inputs.reliability), ("bench", inputs.benchmarks)):
+    for key, fn in (
+        ("reliability", inputs.reliability),
+        ("bench", inputs.benchmarks),
+        ("cluster", inputs.cluster_bench),
+    ):
         try:
             data[key] = fn(inputs_root)
         except inputs.MissingInput as exc:
@@ -309,7 +313,17 @@ def table_bench_plots(lang: str, data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def table_cluster(lang: str, data: dict[str, Any]) -> str:
+    t = data["cluster"]["table"]
+    if lang == "es":
+        t = t.replace("| configuration | deliveries/s | messages/s | p50 / p99 latency ms | CPU of all nodes s | lost | duplicated | reordered |",
+                      "| configuración | entregas/s | mensajes/s | latencia p50 / p99 ms | CPU de todos los nodos s | perdidos | duplicados | desordenados |")
+        t = decimal_comma(t)
+    return t
+
+
 TABLES = {
+    "cluster": (table_cluster, "cluster"),
     "tests": (table_tests, "tests"),
     "reliability": (table_reliability, "reliability"),
     "bench_targets": (table_bench_targets, "bench"),
@@ -361,7 +375,7 @@ def preprocess(text: str, lang: str, data: dict[str, Any], draft: bool) -> str:
         key = m.group(1)
         try:
             text = _fmt(_lookup(data, key), lang)
-            if lang == "es" and key == "reliability.machine":
+            if lang == "es" and key.endswith(".machine"):
                 text = text.replace(" cores", " núcleos")
             return text
         except KeyError:

@@ -5,6 +5,7 @@
 | test counts | (none: collected at build time) | ``.venv/bin/python -m pytest --collect-only -q`` |
 | reliability figures | ``docs/reliability.json`` if present, else ``docs/reliability.md`` | ``make reliability`` |
 | benchmark comparison | ``docs/benchmarks.md`` and ``docs/benchmarks/*.png`` | ``make bench`` |
+| cluster benchmark | ``docs/benchmarks-cluster.md`` | ``python -m tertulia.bench.cluster`` |
 
 A missing or unreadable input is a :class:`MissingInput` that names the file and the command
 that produces it; the build stops on it rather than print a report with stale or invented
@@ -21,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MissingInput", "benchmarks", "reliability", "test_counts"]
+__all__ = ["MissingInput", "benchmarks", "cluster_bench", "reliability", "test_counts"]
 
 
 class MissingInput(RuntimeError):
@@ -251,3 +252,35 @@ def benchmarks(root: Path) -> dict[str, Any]:
 
 def _table_only(text: str) -> str:
     return "\n".join(ln for ln in text.splitlines() if ln.startswith("|"))
+
+
+CLUSTER_COMMAND = "python -m tertulia.bench.cluster"
+
+
+def cluster_bench(root: Path) -> dict[str, Any]:
+    """The first (latest) table of ``docs/benchmarks-cluster.md``, with its load and machine."""
+    path = root / "docs" / "benchmarks-cluster.md"
+    if not path.exists():
+        raise MissingInput("docs/benchmarks-cluster.md", CLUSTER_COMMAND)
+    md = path.read_text()
+    table: list[str] = []
+    for ln in md.splitlines():
+        if ln.startswith("|"):
+            table.append(ln)
+        elif table:
+            break
+    load = re.search(r"^Load: (.*)$", md, re.M)
+    machine = re.search(r"^Machine: (.*)$", md, re.M)
+    if len(table) < 3 or load is None:
+        raise MissingInput("docs/benchmarks-cluster.md", CLUSTER_COMMAND, "has no result table")
+    rows = {}
+    for ln in table[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        rows[cells[0].replace("-", "_")] = cells
+    return {
+        "table": "\n".join(table),
+        "load": load.group(1).rstrip("."),
+        "machine": machine.group(1).rstrip(".") if machine else "?",
+        "rows": rows,
+        "command": CLUSTER_COMMAND,
+    }
