@@ -335,7 +335,10 @@ TABLES = {
 
 # --------------------------------------------------------------------------- preprocessing
 
-MISSING_MARK = '<span class="missing">[missing: {}]</span>'
+MISSING_MARK = '<span class="missing">[{}: {}]</span>'
+
+
+MISSING_WORD = {"en": "missing", "es": "falta"}
 
 
 def _lookup(data: dict[str, Any], dotted: str) -> Any:
@@ -365,7 +368,7 @@ def preprocess(text: str, lang: str, data: dict[str, Any], draft: bool) -> str:
         fn, needs = TABLES[name]
         if needs not in data:
             if draft:
-                return MISSING_MARK.format(f"table {name}")
+                return MISSING_MARK.format(MISSING_WORD[lang], f"table {name}")
             raise SystemExit(f"report: table {name} needs the {needs} input")
         return fn(lang, data)
 
@@ -380,7 +383,7 @@ def preprocess(text: str, lang: str, data: dict[str, Any], draft: bool) -> str:
             return text
         except KeyError:
             if draft:
-                return MISSING_MARK.format(key)
+                return MISSING_MARK.format(MISSING_WORD[lang], key)
             raise SystemExit(f"report: no value for {{{{{key}}}}} in the inputs") from None
 
     text = re.sub(r"\{\{([a-z_]+(?:\.[A-Za-z0-9_]+)+)\}\}", value, text)
