@@ -32,7 +32,7 @@ __all__ = ["Child", "CommandRunner", "Pending", "until"]
 DEFAULT_WAIT = 30.0
 
 
-class until:  # noqa: N801 - reads as a keyword in handlers: ``yield until(cond, 10)``
+class until:
     """Yielded by a handler: wait until ``cond()`` is true (at most ``timeout`` seconds)."""
 
     def __init__(self, cond: Callable[[], object], timeout: float = DEFAULT_WAIT, what: str = ""):
@@ -192,7 +192,10 @@ class Child:
             except ValueError:
                 continue
             with self._cv:
-                self._results[msg.get("id")] = (bool(msg.get("ok")), msg.get("result", msg.get("error")))
+                self._results[msg.get("id")] = (
+                    bool(msg.get("ok")),
+                    msg.get("result", msg.get("error")),
+                )
                 self._cv.notify_all()
         with self._cv:
             self._cv.notify_all()

@@ -21,7 +21,12 @@ import sys
 import time
 
 BOLD, RED, GREEN, YEL, DIM, END = (
-    "\x1b[1m", "\x1b[1;31m", "\x1b[1;32m", "\x1b[1;33m", "\x1b[2m", "\x1b[0m"
+    "\x1b[1m",
+    "\x1b[1;31m",
+    "\x1b[1;32m",
+    "\x1b[1;33m",
+    "\x1b[2m",
+    "\x1b[0m",
 )
 TIMEOUT = 8.0
 
@@ -102,7 +107,7 @@ def closed_after(c: Conn) -> str:
         if f is None:
             break
         seen.append(show(f))
-    return ", ".join(seen + [show(None)])
+    return ", ".join([*seen, show(None)])
 
 
 def attack_plaintext(a: argparse.Namespace) -> None:
@@ -182,7 +187,7 @@ def attack_flood(a: argparse.Namespace) -> None:
         counts[key] += 1
         last = f
     parts = [f"{GREEN}{counts.pop('pong', 0)} pong{END}"]
-    parts += [f"{RED}{v} × {k}{END}" for k, v in counts.items() if k not in ("closed",)]
+    parts += [f"{RED}{v} × {k}{END}" for k, v in counts.items() if k not in ("closed",)]  # noqa: RUF001
     say(f"   -> {', '.join(parts)}; {show(None) if 'closed' in counts else show(last)}")
     c.close()
 
@@ -213,7 +218,8 @@ def attack_connections(a: argparse.Namespace) -> None:
         else:
             held.append(c)
     parts = [f"{GREEN}{len(held)} accepted{END}"] + [
-        f"{RED}{v} × {k}{END}" for k, v in refused.items()
+        f"{RED}{v} × {k}{END}"  # noqa: RUF001
+        for k, v in refused.items()
     ]
     say(f"   -> {', '.join(parts)}")
     for c in held:
@@ -231,7 +237,7 @@ def attack_passwords(a: argparse.Namespace) -> None:
         if f is None:
             break
     summary = collections.Counter(codes)
-    say("   -> " + ", ".join(f"{RED}{v} × {k}{END}" for k, v in summary.items()))
+    say("   -> " + ", ".join(f"{RED}{v} × {k}{END}" for k, v in summary.items()))  # noqa: RUF001
     c.close()
 
 

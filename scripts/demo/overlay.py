@@ -15,7 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from channel import CommandRunner  # noqa: E402
+from channel import CommandRunner
 
 FONT = "Inter"
 BG_TOP = "#151a24"
@@ -186,7 +186,9 @@ def main() -> int:
         cap.raise_()
         return True
 
-    def tag(slot: int, text: str, x: int, w: int, color: str = "#2a3142", fg: str = "#e6e9f2") -> bool:
+    def tag(
+        slot: int, text: str, x: int, w: int, color: str = "#2a3142", fg: str = "#e6e9f2"
+    ) -> bool:
         while len(tags) <= slot:
             lab = QLabel(None, flags)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -196,7 +198,9 @@ def main() -> int:
         f.setWeight(QFont.Weight.DemiBold)
         lab.setFont(f)
         lab.setText(text)
-        lab.setStyleSheet(f"background: {color}; color: {fg}; border-bottom: 2px solid {BG_BOTTOM};")
+        lab.setStyleSheet(
+            f"background: {color}; color: {fg}; border-bottom: 2px solid {BG_BOTTOM};"
+        )
         lab.setGeometry(x, 0, w, args.tag_height)
         lab.show()
         lab.raise_()

@@ -25,7 +25,7 @@ os.environ.setdefault("TERTULIA_GUI_NO_KEYRING", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from channel import CommandRunner, until  # noqa: E402
+from channel import CommandRunner, until
 
 
 def main() -> int:
@@ -200,8 +200,10 @@ def main() -> int:
         """Press "Retry now" on the banner (False if the client had reconnected already)."""
         w = win()
         yield until(
-            lambda: (w.banner.isVisible() and w.banner.button.isVisible())
-            or w.store.state.value == "connected",
+            lambda: (
+                (w.banner.isVisible() and w.banner.button.isVisible())
+                or w.store.state.value == "connected"
+            ),
             20,
             "retry button",
         )
@@ -211,12 +213,17 @@ def main() -> int:
         return True
 
     def show(visible: bool = True) -> bool:
+        """Bring the window to the front, or send it behind everything (the terminal shows).
+
+        Lowered, not hidden: a hidden window would not be a window the person sees, and the
+        app would (rightly) behave differently.
+        """
         w = ctl.window if ctl.window is not None else ctl.connect_window
         if visible:
             w.show()
             w.raise_()
         else:
-            w.hide()
+            w.lower()
         return True
 
     def geometry(x: int, y: int, w: int, h: int) -> bool:

@@ -145,17 +145,37 @@ class Terminal:
         self.listener.bind(self.path)
         self.listener.listen(1)
         self.listener.settimeout(30)
-        cols, rows = 134, 40
+        cols, rows = 121, 38  # DejaVu Sans Mono 14: fits 1280 x 910 pixels
         self.proc = subprocess.Popen(
             [
                 need("xterm"),
-                "-geometry", f"{cols}x{rows}+0+{TOP}",
-                "-fa", "DejaVu Sans Mono", "-fs", "14",
-                "-bg", "#0f131a", "-fg", "#d6deeb", "-cr", "#d6deeb",
-                "-b", "14", "-bw", "0", "+sb", "-u8",
-                "-xrm", "XTerm*boldColors: false",
-                "-T", "Terminal",
-                "-e", sys.executable, str(HERE / "termplayer.py"), self.path, str(workdir),
+                "-geometry",
+                f"{cols}x{rows}+0+{TOP}",
+                "-fa",
+                "DejaVu Sans Mono",
+                "-fs",
+                "14",
+                "-bg",
+                "#0f131a",
+                "-fg",
+                "#d6deeb",
+                "-cr",
+                "#d6deeb",
+                "-b",
+                "14",
+                "-bw",
+                "0",
+                "+sb",
+                "-u8",
+                "-xrm",
+                "XTerm*boldColors: false",
+                "-T",
+                "Terminal",
+                "-e",
+                sys.executable,
+                str(HERE / "termplayer.py"),
+                self.path,
+                str(workdir),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -254,6 +274,8 @@ class Demo:
         self.args = args
         self.cleanup = Cleanup()
         self.marks: list[tuple[float, str, str]] = []
+        #: moments worth a still frame in the README: (seconds, file name, what it shows)
+        self.shots: list[tuple[float, str, str]] = []
         self.t0 = 0.0
 
     # ------------------------------------------------------------------ helpers
@@ -263,6 +285,9 @@ class Demo:
         self.marks.append((t, title, detail))
         log(f"{t:6.1f}s  {title} {detail}")
 
+    def shot(self, name: str, what: str) -> None:
+        self.shots.append((time.monotonic() - self.t0, name, what))
+
     def caption(self, num: str, title: str, title_es: str, en: str, es: str) -> None:
         self.overlay.do("caption", num=num, title=title, title_es=title_es, en=en, es=es)
 
@@ -270,13 +295,15 @@ class Demo:
         self.overlay.do("tag", slot=slot, text=text, x=x, w=w, color=color)
 
     def user_tags(self) -> None:
-        for name, (_lang, col, text) in USERS.items():
+        for _name, (_lang, col, text) in USERS.items():
             self.tag(col, text, col * COL, COL)
 
     def pause(self, seconds: float) -> None:
         time.sleep(seconds * self.args.pace)
 
-    def all_(self, op: str, names: list[str] | None = None, timeout: float = 60, **kw: Any) -> dict[str, Any]:
+    def all_(
+        self, op: str, names: list[str] | None = None, timeout: float = 60, **kw: Any
+    ) -> dict[str, Any]:
         names = names or list(self.gui)
         pend = {n: self.gui[n].call(op, **kw) for n in names}
         return {n: p.wait(timeout) for n, p in pend.items()}
@@ -284,7 +311,6 @@ class Demo:
     # ------------------------------------------------------------------ setup
 
     def setup(self) -> None:
-        a = self.args
         for tool in ("Xvfb", "xterm", "ffmpeg", "tshark"):
             need(tool)
         self.base = Path(tempfile.mkdtemp(prefix="tertulia-demo-"))
@@ -302,8 +328,18 @@ class Demo:
         self.display = free_display()
         log(f"display :{self.display}, server port {self.port}, work dir {self.base}")
         xvfb = subprocess.Popen(
-            [need("Xvfb"), f":{self.display}", "-screen", "0", f"{W}x{H}x24", "-dpi", "96",
-             "-nolisten", "tcp", "-noreset"],
+            [
+                need("Xvfb"),
+                f":{self.display}",
+                "-screen",
+                "0",
+                f"{W}x{H}x24",
+                "-dpi",
+                "96",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.base / "xvfb.log", "wb"),  # noqa: SIM115
         )
@@ -331,8 +367,16 @@ class Demo:
         self.env.pop("WAYLAND_DISPLAY", None)
         self.overlay = Child(
             "overlay",
-            [sys.executable, str(HERE / "overlay.py"), "--size", f"{W}x{H}",
-             "--caption-height", str(CAP_H), "--tag-height", str(TAG_H)],
+            [
+                sys.executable,
+                str(HERE / "overlay.py"),
+                "--size",
+                f"{W}x{H}",
+                "--caption-height",
+                str(CAP_H),
+                "--tag-height",
+                str(TAG_H),
+            ],
             self.env,
             str(self.base / "overlay.log"),
         )
@@ -345,9 +389,18 @@ class Demo:
             env = {**self.env, "TERTULIA_KNOWN_SERVERS": str(self.base / f"known-{name}")}
             child = Child(
                 name,
-                [sys.executable, str(HERE / "puppet.py"), "--name", name, "--lang", lang,
-                 "--config-dir", str(self.base / f"gui-{name}"),
-                 "--geometry", f"{col * COL},{TOP},{COL},{AREA_H}"],
+                [
+                    sys.executable,
+                    str(HERE / "puppet.py"),
+                    "--name",
+                    name,
+                    "--lang",
+                    lang,
+                    "--config-dir",
+                    str(self.base / f"gui-{name}"),
+                    "--geometry",
+                    f"{col * COL},{TOP},{COL},{AREA_H}",
+                ],
                 env,
                 str(self.base / f"gui-{name}.log"),
             )
@@ -369,11 +422,31 @@ class Demo:
 
     def start_recording(self) -> None:
         self.ffmpeg = subprocess.Popen(
-            [need("ffmpeg"), "-y", "-loglevel", "error",
-             "-f", "x11grab", "-draw_mouse", "0", "-framerate", str(FPS),
-             "-video_size", f"{W}x{H}", "-i", f":{self.display}.0",
-             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "14", "-pix_fmt", "yuv420p",
-             str(self.raw)],
+            [
+                need("ffmpeg"),
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "x11grab",
+                "-draw_mouse",
+                "0",
+                "-framerate",
+                str(FPS),
+                "-video_size",
+                f"{W}x{H}",
+                "-i",
+                f":{self.display}.0",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-crf",
+                "14",
+                "-pix_fmt",
+                "yuv420p",
+                str(self.raw),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=open(self.base / "ffmpeg.log", "wb"),  # noqa: SIM115
@@ -404,7 +477,11 @@ class Demo:
     def intro(self) -> None:
         self.mark("Intro", "title card")
         self.overlay.do(
-            "card", x=0, y=0, w=W, h=H - CAP_H,
+            "card",
+            x=0,
+            y=0,
+            w=W,
+            h=H - CAP_H,
             heading="Tertulia",
             sub="Real-time group chat you host yourself\n"
             "Chat en grupo en tiempo real, en tu propio servidor",
@@ -418,7 +495,9 @@ class Demo:
             ],
         )
         self.caption(
-            "", "A scripted demo — everything is real", "Una demo guionizada, todo real",
+            "",
+            "A scripted demo — everything is real",
+            "Una demo guionizada, todo real",
             "A real server, three real desktop clients (English and Spanish) and a real "
             "terminal, driven by a script on a virtual display.",
             "Un servidor real, tres clientes de escritorio reales (inglés y español) y una "
@@ -429,22 +508,28 @@ class Demo:
     def scene_server(self) -> None:
         self.mark("1 · Start the server", "first run, fingerprint")
         self.overlay.do(
-            "card", x=2 * COL, y=TOP, w=COL, h=AREA_H, heading="Tertulia",
-            sub="server  ·  servidor", lines=[],
+            "card",
+            x=2 * COL,
+            y=TOP,
+            w=COL,
+            h=AREA_H,
+            heading="Tertulia",
+            sub="server  ·  servidor",
+            lines=[],
         )
         self.tag(0, TERMINAL_TAG, 0, 2 * COL)
         self.tag(2, "", 2 * COL, COL)
         self.caption(
-            "1", "Start the server", "Arranca el servidor",
+            "1",
+            "Start the server",
+            "Arranca el servidor",
             "First run: it creates its database, a TLS key and a self-signed certificate, "
             "and prints the certificate's fingerprint.",
             "Primer arranque: crea la base de datos, una clave TLS y un certificado "
             "autofirmado, y muestra la huella del certificado.",
         )
         self.pause(1)
-        self.server_cmd = (
-            f"tertulia server --port {self.port} --data-dir data --config demo.toml"
-        )
+        self.server_cmd = f"tertulia server --port {self.port} --data-dir data --config demo.toml"
         pid = self.term.do("run", sh=self.server_cmd, bg=True, tag="server")["pid"]
         self.cleanup.add("server", lambda: self.stop_server())
         self.server_pid = pid
@@ -454,7 +539,9 @@ class Demo:
         log(f"fingerprint {self.fingerprint}")
         self.pause(3.5)
         self.caption(
-            "1", "Start the server", "Arranca el servidor",
+            "1",
+            "Start the server",
+            "Arranca el servidor",
             "The operator can print the fingerprint again at any time, to give it to the users.",
             "El operador puede volver a mostrar la huella cuando quiera, para dársela a los "
             "usuarios.",
@@ -476,9 +563,10 @@ class Demo:
         self.overlay.do("hide_card")
         self.user_tags()
         self.caption(
-            "2", "Log in", "Inicio de sesión",
-            "Each person creates an account from the desktop client. bruno's client is "
-            "in Spanish.",
+            "2",
+            "Log in",
+            "Inicio de sesión",
+            "Each person creates an account from the desktop client. bruno's client is in Spanish.",
             "Cada persona crea su cuenta desde el cliente de escritorio. El de bruno está "
             "en español.",
         )
@@ -487,7 +575,11 @@ class Demo:
         for name in self.gui:
             port = proxy_port if name == "carmen" else self.port
             pend[name] = self.gui[name].call(
-                "login", host="127.0.0.1", port=port, user=name, password=PASSWORD,
+                "login",
+                host="127.0.0.1",
+                port=port,
+                user=name,
+                password=PASSWORD,
                 register=True,
             )
             self.pause(0.7)
@@ -498,14 +590,17 @@ class Demo:
         same = all(fp == self.fingerprint for fp in shown.values())
         log(f"trust prompts show the server's fingerprint: {same}")
         self.caption(
-            "2", "Trust on first use", "Confianza en el primer uso",
+            "2",
+            "Trust on first use",
+            "Confianza en el primer uso",
             f"First connection: each client shows the certificate's fingerprint "
-            f"({self.fingerprint[:20]}…), the same the server printed"
-            + (" ✓" if same else " ✗"),
+            f"({self.fingerprint[:20]}…), the same the server printed" + (" ✓" if same else " ✗"),
             "Primera conexión: cada cliente muestra la huella del certificado, la misma que "
             "mostró el servidor.",
         )
-        self.pause(4.5)
+        self.pause(2)
+        self.shot("frame-trust.png", "trust on first use: the fingerprint in all three clients")
+        self.pause(2.5)
         pend = {}
         for name in self.gui:
             pend[name] = self.gui[name].call("trust")
@@ -515,7 +610,9 @@ class Demo:
         self.all_("members", visible=False)
         self.pause(1)
         self.caption(
-            "2", "Group chat in real time", "Chat en grupo en tiempo real",
+            "2",
+            "Group chat in real time",
+            "Chat en grupo en tiempo real",
             "ana creates #general with /join, the others join it, and every message "
             "appears in every window at once.",
             "ana crea #general con /join, los demás se unen, y cada mensaje aparece en "
@@ -534,7 +631,9 @@ class Demo:
         self.say("carmen", "Hey! Works great from here too :tada:")
         self.pause(1)
         self.caption(
-            "2", "A direct message", "Un mensaje directo",
+            "2",
+            "A direct message",
+            "Un mensaje directo",
             "ana writes to bruno privately with /msg: it appears under Direct messages with an "
             "unread badge; carmen never sees it.",
             "ana escribe a bruno en privado con /msg: aparece en Mensajes directos con un "
@@ -575,7 +674,9 @@ class Demo:
         self.mark("3 · Network cut", "banner, pending, exactly once")
         carmen = self.gui["carmen"]
         self.caption(
-            "3", "Network cut", "Corte de red",
+            "3",
+            "Network cut",
+            "Corte de red",
             "carmen's connection goes through a fault proxy. We cut it: her connection is "
             "reset and every reconnection refused.",
             "La conexión de carmen pasa por un proxy de fallos. La cortamos: se resetea su "
@@ -588,7 +689,9 @@ class Demo:
         carmen.do("wait_banner", visible=True, timeout=20)
         self.pause(2.5)
         self.caption(
-            "3", "Typing while offline", "Escribiendo sin conexión",
+            "3",
+            "Typing while offline",
+            "Escribiendo sin conexión",
             "carmen keeps typing: her messages wait in the outbox, marked as pending. "
             "Meanwhile ana and bruno keep talking.",
             "carmen sigue escribiendo: sus mensajes esperan en la bandeja de salida, marcados "
@@ -603,9 +706,12 @@ class Demo:
         p.wait()
         counts = [carmen.do("count", text=t, room="general") for t in offline]
         log(f"carmen while offline: {counts}")
+        self.shot("frame-offline.png", "network cut: reconnecting banner, pending messages")
         self.pause(3)
         self.caption(
-            "3", "Link restored", "Conexión restablecida",
+            "3",
+            "Link restored",
+            "Conexión restablecida",
             "The proxy lets traffic through again and carmen presses “Retry now” instead of "
             "waiting for the countdown.",
             "El proxy vuelve a dejar pasar el tráfico y carmen pulsa «Retry now» en vez de "
@@ -631,7 +737,8 @@ class Demo:
             f"{name}: {' + '.join(str(c['confirmed']) for c in v)}" for name, v in result.items()
         )
         self.caption(
-            "3", "Delivered exactly once" + (" ✓" if once else " ✗"),
+            "3",
+            "Delivered exactly once" + (" ✓" if once else " ✗"),
             "Entregados exactamente una vez",
             f"Copies of carmen's two offline messages in each window — {per}. "
             "She also caught up on what she missed.",
@@ -639,7 +746,9 @@ class Demo:
             "recibió lo que se perdió.",
         )
         self.once = once
-        self.pause(5)
+        self.pause(2)
+        self.shot("frame-once.png", "after reconnection: delivered exactly once")
+        self.pause(3)
 
     def scene_restart(self) -> None:
         self.mark("4 · Server restart", "SIGTERM, restart, clients resume")
@@ -648,7 +757,9 @@ class Demo:
         ana.do("show", visible=False)
         self.tag(0, "Terminal", 0, COL)
         self.caption(
-            "4", "Server restart", "Reinicio del servidor",
+            "4",
+            "Server restart",
+            "Reinicio del servidor",
             "SIGTERM: the server finishes the commits in flight, says goodbye to every client "
             "and exits. The clients start reconnecting.",
             "SIGTERM: el servidor termina lo que está guardando, se despide de cada cliente y "
@@ -663,7 +774,9 @@ class Demo:
         self.server_pid = self.term.do("pids")["server"]
         self.term.do("expect", tag="server", pattern=r"listening on", timeout=40)
         self.caption(
-            "4", "Clients resume by themselves", "Los clientes se reanudan solos",
+            "4",
+            "Clients resume by themselves",
+            "Los clientes se reanudan solos",
             "Same port, same data directory. Nobody touches the clients: they reconnect on "
             "their own and resume where they were.",
             "Mismo puerto, mismo directorio de datos. Nadie toca los clientes: reconectan "
@@ -676,10 +789,11 @@ class Demo:
         self.user_tags()
         self.overlay.do("raise")
         self.caption(
-            "4", "History intact", "Historial intacto",
+            "4",
+            "History intact",
+            "Historial intacto",
             "Scrolling back: the whole conversation is still there, in order, once.",
-            "Desplazándose hacia atrás: toda la conversación sigue ahí, en orden y sin "
-            "duplicados.",
+            "Desplazándose hacia atrás: toda la conversación sigue ahí, en orden y sin duplicados.",
         )
         self.all_("scroll", to="top", seconds=1.5)
         self.pause(1.5)
@@ -696,9 +810,10 @@ class Demo:
         self.tag(0, TERMINAL_TAG, 0, 2 * COL)
         self.untag(1)
         self.caption(
-            "5", "What an eavesdropper sees", "Lo que ve un espía",
-            f"tshark records everything on the server's port {p} while carmen sends a "
-            "secret.",
+            "5",
+            "What an eavesdropper sees",
+            "Lo que ve un espía",
+            f"tshark records everything on the server's port {p} while carmen sends a secret.",
             f"tshark graba todo lo que pasa por el puerto {p} del servidor mientras carmen "
             "envía un secreto.",
         )
@@ -713,31 +828,42 @@ class Demo:
         self.gui["carmen"].do("wait_text", text="Recibido, gracias.", room="general")
         self.pause(2.5)
         self.term.do("signal", tag="tshark", sig="INT", wait=True, timeout=20)
-        self.pause(1)
+        self.pause(1.5)
+        self.term.do("clear")
         self.caption(
-            "5", "Only TLS ciphertext", "Solo texto cifrado con TLS",
-            "Every record is TLS 1.3 Application Data: the bytes of the message are "
-            "unreadable.",
-            "Cada registro es «Application Data» de TLS 1.3: los bytes del mensaje son "
-            "ilegibles.",
+            "5",
+            "Only TLS ciphertext",
+            "Solo texto cifrado con TLS",
+            "Read back: every data packet is a TLS record of Application Data, and its bytes "
+            "are unreadable. (TLS 1.3 records carry a 1.2 header, hence tshark's label.)",
+            "Releída la captura: cada paquete con datos es un registro TLS «Application "
+            "Data», y sus bytes son ilegibles.",
         )
+        self.term.do(
+            "run",
+            sh=f"tshark -r capture.pcapng -d tcp.port=={p},tls -Y tls 2>/dev/null | tail -n 8",
+            timeout=60,
+        )
+        self.pause(1.5)
         self.term.do(
             "run",
             sh=f"tshark -r capture.pcapng -d tcp.port=={p},tls -Y 'tls.app_data && "
             f"tcp.srcport != {p}' -x 2>/dev/null | head -n 14",
             timeout=60,
         )
-        self.pause(3.5)
+        self.pause(3)
         self.term.do("run", sh=f"grep -a -c {SECRET} capture.pcapng", timeout=30)
         self.caption(
-            "5", f"“{SECRET}”: 0 matches in the capture",
+            "5",
+            f"“{SECRET}”: 0 matches in the capture",
             "0 coincidencias en la captura",
             "The message was delivered to every window, yet its text never crossed the wire "
             "in the clear.",
-            "El mensaje llegó a todas las ventanas, pero su texto nunca viajó en claro por "
-            "la red.",
+            "El mensaje llegó a todas las ventanas, pero su texto nunca viajó en claro por la red.",
         )
-        self.pause(4.5)
+        self.pause(2)
+        self.shot("frame-capture.png", "tshark: only TLS records, 0 matches for the secret")
+        self.pause(2.5)
 
     def untag(self, slot: int) -> None:
         self.overlay.do("untag", slot=slot)
@@ -746,7 +872,9 @@ class Demo:
         self.mark("6 · A hostile client", "rejected while chat continues")
         self.term.do("clear")
         self.caption(
-            "6", "A hostile client", "Un cliente hostil",
+            "6",
+            "A hostile client",
+            "Un cliente hostil",
             "A raw-socket script attacks: no TLS, junk, a 4 GiB frame header, floods, "
             "password guessing. Each attempt is refused with an error code.",
             "Un script con sockets en bruto ataca: sin TLS, basura, una cabecera de 4 GiB, "
@@ -762,15 +890,18 @@ class Demo:
         self.gui["bruno"].do("submit_direct", text="Nada raro por aquí, todo fluye.")
         self.pause(1.5)
         self.caption(
-            "6", "The chat goes on", "El chat sigue",
+            "6",
+            "The chat goes on",
+            "El chat sigue",
             "While the attacks are refused, ana, bruno and carmen keep chatting as if "
             "nothing happened.",
-            "Mientras se rechazan los ataques, ana, bruno y carmen siguen hablando como si "
-            "nada.",
+            "Mientras se rechazan los ataques, ana, bruno y carmen siguen hablando como si nada.",
         )
         self.gui["carmen"].do("type", text="All smooth here too :+1:")
         self.term.wait(rid, 150)
-        self.pause(3)
+        self.pause(1.5)
+        self.shot("frame-hostile.png", "a hostile client refused while the chat goes on")
+        self.pause(1.5)
 
     def outro(self) -> None:
         self.mark("End", "")
@@ -779,7 +910,9 @@ class Demo:
         self.user_tags()
         self.overlay.do("raise")
         self.caption(
-            "", "That was all real", "Todo fue real",
+            "",
+            "That was all real",
+            "Todo fue real",
             "Reproduce it with: make demo-video   (Xvfb, ffmpeg, xterm, tshark; about "
             "five minutes)",
             "Para reproducirlo: make demo-video",
@@ -819,35 +952,68 @@ def _shortcodes(text: str) -> str:
 # --------------------------------------------------------------------------- encoding
 
 
-def encode(raw: Path, out: Path, marks: list[tuple[float, str, str]], args: argparse.Namespace) -> None:
+def encode(
+    raw: Path,
+    out: Path,
+    marks: list[tuple[float, str, str]],
+    shots: list[tuple[float, str, str]],
+    args: argparse.Namespace,
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ffmpeg = need("ffmpeg")
     mp4 = out / "tertulia-demo.mp4"
     w, h = (int(v) for v in args.size.split("x"))
     log(f"encoding {mp4.relative_to(ROOT) if mp4.is_relative_to(ROOT) else mp4}")
     subprocess.run(
-        [ffmpeg, "-y", "-loglevel", "error", "-i", str(raw),
-         "-vf", f"scale={w}:{h}:flags=lanczos", "-r", str(FPS),
-         "-c:v", "libx264", "-preset", "slow", "-crf", str(args.crf), "-tune", "stillimage",
-         "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(mp4)],
+        [
+            ffmpeg,
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(raw),
+            "-vf",
+            f"scale={w}:{h}:flags=lanczos",
+            "-r",
+            str(FPS),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "slow",
+            "-crf",
+            str(args.crf),
+            "-tune",
+            "stillimage",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            str(mp4),
+        ],
         check=True,
         timeout=1800,
     )
-    # frames at the scenes' key moments, and a short GIF of the network cut
-    frames = []
-    for i, (t, title, _detail) in enumerate(marks):
-        nxt = marks[i + 1][0] if i + 1 < len(marks) else t + 6
-        frames.append((t + (nxt - t) * 0.6, title))
+    # still frames at the key moments, and a short GIF of the network cut
     for old in out.glob("frame-*.png"):
         old.unlink()
     names = []
-    for t, title in frames:
-        if not title[:1].isdigit():
-            continue
-        name = f"frame-{title[0]}.png"
+    for t, name, title in shots:
         subprocess.run(
-            [ffmpeg, "-y", "-loglevel", "error", "-ss", f"{t:.2f}", "-i", str(mp4),
-             "-frames:v", "1", "-vf", "scale=960:-1:flags=lanczos", str(out / name)],
+            [
+                ffmpeg,
+                "-y",
+                "-loglevel",
+                "error",
+                "-ss",
+                f"{t:.2f}",
+                "-i",
+                str(mp4),
+                "-frames:v",
+                "1",
+                "-vf",
+                "scale=1280:-1:flags=lanczos",
+                str(out / name),
+            ],
             check=True,
             timeout=120,
         )
@@ -857,11 +1023,24 @@ def encode(raw: Path, out: Path, marks: list[tuple[float, str, str]], args: argp
         gif = out / "tertulia-demo.gif"
         start = cut + args.gif_offset
         subprocess.run(
-            [ffmpeg, "-y", "-loglevel", "error", "-ss", f"{start:.2f}", "-t", str(args.gif_seconds),
-             "-i", str(mp4), "-vf",
-             "fps=6,scale=800:-1:flags=lanczos,split[a][b];[a]palettegen=max_colors=96[p];"
-             "[b][p]paletteuse=dither=bayer:bayer_scale=4",
-             str(gif)],
+            [
+                ffmpeg,
+                "-y",
+                "-loglevel",
+                "error",
+                "-ss",
+                f"{start:.2f}",
+                "-t",
+                str(args.gif_seconds),
+                "-i",
+                str(mp4),
+                "-vf",
+                # carmen's window (the right third) and its name tag
+                f"crop=iw/3:ih*{(H - CAP_H) / H:.4f}:iw*2/3:0,"
+                "fps=5,scale=420:-1:flags=lanczos,split[a][b];[a]palettegen=max_colors=64[p];"
+                "[b][p]paletteuse=dither=bayer:bayer_scale=4",
+                str(gif),
+            ],
             check=True,
             timeout=300,
         )
@@ -884,12 +1063,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "demo")
     p.add_argument("--size", default="1600x900", help="size of the encoded video")
-    p.add_argument("--crf", type=int, default=30)
+    p.add_argument("--crf", type=int, default=28)
     p.add_argument("--pace", type=float, default=1.0, help="multiply every pause by this")
-    p.add_argument("--gif-offset", type=float, default=3.0)
-    p.add_argument("--gif-seconds", type=float, default=8.0)
+    p.add_argument("--gif-offset", type=float, default=1.0, help="seconds into scene 3")
+    p.add_argument("--gif-seconds", type=float, default=20.0)
     p.add_argument(
-        "--logs", default=os.path.join(tempfile.gettempdir(), "tertulia-demo-logs"),
+        "--logs",
+        default=os.path.join(tempfile.gettempdir(), "tertulia-demo-logs"),
         help="where the helpers' logs are kept",
     )
     p.add_argument("--keep-raw", type=Path, help="also keep the lossless-ish recording here")
@@ -898,7 +1078,7 @@ def main() -> int:
     demo = Demo(args)
     raw = demo.run()
     log(f"recorded {demo.length:.0f} s")
-    encode(raw, args.out, demo.marks, args)
+    encode(raw, args.out, demo.marks, demo.shots, args)
     if args.keep_raw:
         shutil.copy(raw, args.keep_raw)
     shutil.rmtree(raw.parent, ignore_errors=True)
