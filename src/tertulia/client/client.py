@@ -246,6 +246,8 @@ class Client:
         self._closed = False
         self.hello_ok: m.HelloOk | None = None
         self.admin = False
+        #: resume token from the last password login (memory only)
+        self._token: str | None = None
         self._reconnector = Reconnector(
             self._connect,
             on_state=self._on_state,
@@ -591,7 +593,7 @@ class Client:
         )
         try:
             async with asyncio.timeout(self.connect_timeout):
-                login = await conn.login(self.user, self._password)
+                login = await self._login(conn)
             self.user = login.user
             self.admin = login.admin
             self.hello_ok = conn.hello_ok
@@ -619,6 +621,25 @@ class Client:
             await self._disconnected(conn)
             raise
         return _Link(self, conn)
+
+    async def _login(self, conn: Connection) -> m.LoginOk:
+        """Resume with the token of the last login if there is one, else use the password.
+
+        Resuming spares the server an argon2id hash per reconnect (a whole crowd reconnects
+        after a server restart); a token the server no longer accepts falls back to the
+        password. The token lives in memory only and is revoked by :meth:`close` (logout).
+        """
+        if self._token is not None:
+            try:
+                return await conn.resume(self._token)
+            except ServerError as exc:
+                if exc.code != "auth_failed":
+                    raise
+                self._token = None
+        login = await conn.login(self.user, self._password)
+        if login.token is not None:
+            self._token = login.token
+        return login
 
     async def _disconnected(self, conn: Connection) -> None:
         """Clean up after ``conn`` ended: nothing may be left thinking it is still usable."""

@@ -246,6 +246,17 @@ class Connection:
         self._proto.authenticated()
         return reply
 
+    async def resume(self, token: str) -> m.LoginOk:
+        """Log in with the resume token of an earlier ``login_ok`` (no password, no argon2).
+
+        Raises ``ServerError("auth_failed")`` if the token expired or was revoked.
+        """
+        reply = await self.request(m.Resume(id=0, token=token), m.LoginOk)
+        self.user = reply.user
+        self.admin = reply.admin
+        self._proto.authenticated()
+        return reply
+
     # ------------------------------------------------------------------ requests
 
     @property
