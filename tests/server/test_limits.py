@@ -122,3 +122,52 @@ def test_connection_counter_total_only_for_exempt_keys() -> None:
     assert not conns.acquire(None) and conns.total == 3
     conns.release(None)
     assert conns.total == 2 and conns.acquire(None)
+
+
+def test_failure_throttle_adopts_history_under_new_limits() -> None:
+    clock = FakeClock()
+    old: FailureThrottle[str] = FailureThrottle(5, 60.0, clock=clock)
+    for _ in range(3):
+        old.failure("a")
+    new: FailureThrottle[str] = FailureThrottle(3, 60.0, clock=clock)
+    new.adopt(old)
+    assert new.check("a") > 0  # three failures were already recorded
+
+
+def test_guard_update_applies_new_limits_and_keeps_counts() -> None:
+    from tertulia.server.config import LimitsConfig
+    from tertulia.server.errors import CommandError
+    from tertulia.server.guard import Guard
+
+    clock = FakeClock()
+    guard = Guard(LimitsConfig(exempt_networks=[], max_connections_per_ip=2), clock=clock)
+    assert guard.admit("10.0.0.1") and guard.admit("10.0.0.1")
+    guard.login_failed("10.0.0.1", "alice")
+    guard.update(
+        LimitsConfig(
+            exempt_networks=["10.0.0.0/8"],
+            max_connections_per_ip=1,
+            message_rate=1.0,
+            message_burst=1,
+            login_failures_per_account=1,
+        )
+    )
+    assert guard.connections.total == 2 and guard.exempt("10.0.0.1")
+    guard.check_message("bob")
+    with pytest.raises(CommandError) as err:
+        guard.check_message("bob")
+    assert err.value.code.value == "rate_limited"
+    with pytest.raises(CommandError) as err:
+        guard.check_login("10.0.0.9", "alice")  # the earlier failure now reaches the limit
+    assert err.value.code.value == "login_throttled"
+
+
+def test_guard_release_matches_what_was_counted_across_a_reload() -> None:
+    from tertulia.server.config import LimitsConfig
+    from tertulia.server.guard import Guard
+
+    guard = Guard(LimitsConfig(exempt_networks=[]))
+    assert guard.admit("10.0.0.1")
+    guard.update(LimitsConfig(exempt_networks=["10.0.0.0/8"]))
+    guard.release("10.0.0.1")
+    assert guard.connections.total == 0 and guard.connections.count("10.0.0.1") == 0

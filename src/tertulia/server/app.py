@@ -152,7 +152,7 @@ class Server:
             cfg.port,
             guard=self.guard,
             context=lambda: self._ssl,
-            handshake_timeout=cfg.tls.handshake_timeout,
+            handshake_timeout=lambda: self.config.tls.handshake_timeout,
             on_connect=self._accept,
             reuse_port=cfg.reuse_port,
         )
@@ -217,6 +217,7 @@ class Server:
         for name in _RESTART_ONLY:
             setattr(new, name, getattr(old, name))
         self.config = new
+        self.guard.update(new.limits)
         try:
             self.reload_tls()
         except BaseException:

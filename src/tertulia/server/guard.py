@@ -34,16 +34,26 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class Guard:
     def __init__(self, limits: LimitsConfig, *, clock: Clock = time.monotonic) -> None:
-        self.limits = limits
         self._clock = clock
-        self._exempt: list[_Network] = [
-            ipaddress.ip_network(n, strict=False) for n in limits.exempt_networks
-        ]
         self.connections: ConnectionCounter[str] = ConnectionCounter(
             limits.max_connections_per_ip, limits.max_connections
         )
         #: connections accepted only to be told ``too_many_connections`` (bounded too)
         self.rejecting = 0
+        #: how often each limit said no (operator status, tests)
+        self.refusals: collections.Counter[str] = collections.Counter()
+        self.update(limits)
+
+    def update(self, limits: LimitsConfig) -> None:
+        """Apply (re-read) limits: counts of open connections and recent login failures are
+        kept, rate buckets start afresh with the new rates."""
+        clock = self._clock
+        self.limits = limits
+        self._exempt: list[_Network] = [
+            ipaddress.ip_network(n, strict=False) for n in limits.exempt_networks
+        ]
+        self.connections.max_per_key = limits.max_connections_per_ip
+        self.connections.max_total = limits.max_connections
         self.messages: KeyedBuckets[str] = KeyedBuckets(
             limits.message_rate, limits.message_burst, clock=clock
         )
@@ -52,14 +62,17 @@ class Guard:
             limits.registrations_per_ip_per_hour,
             clock=clock,
         )
+        old_accounts = getattr(self, "login_accounts", None)
+        old_ips = getattr(self, "login_ips", None)
         self.login_accounts: FailureThrottle[str] = FailureThrottle(
             limits.login_failures_per_account, limits.login_failure_window, clock=clock
         )
         self.login_ips: FailureThrottle[str] = FailureThrottle(
             limits.login_failures_per_ip, limits.login_failure_window, clock=clock
         )
-        #: how often each limit said no (operator status, tests)
-        self.refusals: collections.Counter[str] = collections.Counter()
+        if old_accounts is not None and old_ips is not None:
+            self.login_accounts.adopt(old_accounts)
+            self.login_ips.adopt(old_ips)
 
     def exempt(self, ip: str) -> bool:
         try:
@@ -77,7 +90,8 @@ class Guard:
         return ok
 
     def release(self, ip: str) -> None:
-        self.connections.release(None if self.exempt(ip) else ip)
+        # by what was counted, not by today's exemptions (a reload may have changed them)
+        self.connections.release(ip if self.connections.count(ip) > 0 else None)
 
     def request_bucket(self) -> TokenBucket:
         """A fresh per-connection bucket for every frame the connection sends."""

@@ -192,6 +192,13 @@ class FailureThrottle(Generic[K]):
             self._lru.touch(key)
         stamps.append(now)
 
+    def adopt(self, other: FailureThrottle[K]) -> None:
+        """Take over ``other``'s recorded failures (new limits, same history)."""
+        for key, stamps in other._lru.items.items():
+            assert isinstance(stamps, deque)
+            self._lru.make_room()
+            self._lru.items[key] = deque(stamps, maxlen=self.max_failures)
+
     def failures(self, key: K) -> int:
         stamps = self._recent(key, self._clock())
         return 0 if stamps is None else len(stamps)

@@ -45,7 +45,7 @@ class Listener:
         *,
         guard: Guard,
         context: Callable[[], ssl.SSLContext | None],
-        handshake_timeout: float,
+        handshake_timeout: float | Callable[[], float],
         on_connect: OnConnect,
         reuse_port: bool = False,
     ) -> None:
@@ -61,6 +61,10 @@ class Listener:
     def address(self) -> tuple[str, int]:
         host, port = self._sockets[0].getsockname()[:2]
         return str(host), int(port)
+
+    def _deadline(self) -> float:
+        value = self._handshake_timeout
+        return value() if callable(value) else value
 
     @property
     def handshaking(self) -> int:
@@ -117,7 +121,7 @@ class Listener:
                     lambda: protocol,
                     sock,
                     ssl=ctx,
-                    ssl_handshake_timeout=self._handshake_timeout if ctx is not None else None,
+                    ssl_handshake_timeout=self._deadline() if ctx is not None else None,
                 )
             except (OSError, ssl.SSLError, ConnectionError, TimeoutError) as exc:
                 # the loop's transport owns the socket now and has closed it; closing it here
