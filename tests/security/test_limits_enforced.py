@@ -7,6 +7,7 @@ checked to be stored.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import struct
@@ -24,7 +25,7 @@ from security_kit import (
     user,
 )
 
-from tertulia.proto import encode
+from tertulia.proto import encode, encode_frame
 from tertulia.proto import messages as m
 from tertulia.server.config import TlsConfig
 from tertulia_testkit import PASSWORD, RawClient
@@ -265,3 +266,35 @@ async def test_old_tls_is_refused_by_default(tmp_path: Path, version: ssl.TLSVer
         ctx.maximum_version = version
         with pytest.raises((ssl.SSLError, ConnectionError)):
             await RawClient.connect(srv.host, srv.port, ssl_ctx=ctx)
+
+
+async def test_receive_side_is_bounded(tmp_path: Path) -> None:
+    """A client that pipelines far more than the server can handle at once is held back by TCP:
+    what the server holds of its input stays bounded (about half a MiB), however much it sends."""
+    async with strict_server(
+        tmp_path / "s", request_rate=1e6, request_burst=10**6, message_rate=1e6
+    ) as srv:
+        a = await user(srv, "alice")
+        await a.request(m.CreateRoom(id=a.next_id(), room="r"))
+        server = server_of(srv)
+        (session,) = [s for s in server.sessions if s.user == "alice"]
+        pad = "x" * 1000  # unknown fields are ignored: big requests, each a storage read
+        blob = b"".join(
+            encode_frame(
+                json.dumps(
+                    {"type": "history", "id": 10_000 + i, "room": "r", "limit": 1, "pad": pad}
+                ).encode()
+            )
+            for i in range(1500)
+        )  # 1.6 MB of requests
+        a.write_raw(blob)
+        peak = 0
+        for _ in range(50):
+            held = len(session.reader._buffer) + session.conn.buffered
+            peak = max(peak, held)
+            await asyncio.sleep(0.01)
+        print(f"peak bytes held for one connection's input: {peak}")
+        # the reader pauses the socket past 128 KiB; TLS records already read (up to 256 KiB)
+        # are still decrypted into it, and the decoder holds at most one partial frame
+        assert peak <= 2 * 65536 + 256 * 1024 + 65536 + 65536
+        assert await a.request(m.Ping(id="done"), timeout=60)
