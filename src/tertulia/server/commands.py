@@ -181,6 +181,10 @@ async def complete_login(
         )
     )
     hub = session.hub
+    for rname in rooms:  # no await between these and attach: live delivery starts right here
+        room_state = hub.rooms.get(rname)
+        if room_state is not None:
+            session.live_from[rname] = room_state.delivered_seq + 1
     if hub.attach(session, record.name, rooms):
         hub.publish(PresenceChanged(origin=hub.bus.node_id, user=record.name, status="online"))
     return None  # reply already written, so it precedes the presence events
@@ -237,6 +241,7 @@ async def join(session: Session, msg: m.Join) -> m.RoomReply:
         await check_room_quota(session, user)
         await session.server.storage.add_member(name, user)
         hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=user, action="joined"))
+        session.live_from[name] = room.delivered_seq + 1
     return m.RoomReply(id=msg.id, room=await _info(session, room))
 
 
@@ -475,6 +480,10 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
         room = await session.hub.room(name)
         if room is None or user not in room.members:
             continue
+        # what this connection already got live: [live_from, delivered_seq now]; no await
+        # between reading these and suppressing live delivery for the room
+        skip_from = session.live_from.get(name, room.delivered_seq + 1)
+        skip_to = room.delivered_seq
         session.syncing.add(name)
         try:
             while not session.closing:
@@ -482,13 +491,16 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
                 if not rows:
                     break
                 for r in rows:
-                    session.send(_message(r))
+                    if not skip_from <= r.seq <= skip_to:
+                        session.send(_message(r))
                 cursor = rows[-1].seq
                 if cursor >= room.delivered_seq:
                     break
                 await session.writer.drain()  # pace a long replay by the peer's reading
         finally:
             session.syncing.discard(name)
+            # live delivery resumes after what the replay covered
+            session.live_from[name] = max(cursor, room.delivered_seq) + 1
         result[name] = cursor
     return m.Synced(id=msg.id, cursors=result)
 

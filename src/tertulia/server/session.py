@@ -77,6 +77,12 @@ class Session:
         self.closing = False
         #: rooms being replayed by ``sync``: live messages for them are not written here
         self.syncing: set[str] = set()
+        #: per room, the first seq this connection was sent *live* (since login, join or its
+        #: last sync of the room): every seq from there up to the room's ``delivered_seq``
+        #: reached it, so a ``sync`` racing with live traffic does not send those twice. What
+        #: an earlier sync replayed is replayed again if asked for: the client chose the cursor.
+        #: Rooms missing here are replayed in full (duplicates at worst, never a loss).
+        self.live_from: dict[str, int] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         now = time.monotonic()
         self.connected_at = now
