@@ -145,7 +145,7 @@ class Terminal:
         self.listener.bind(self.path)
         self.listener.listen(1)
         self.listener.settimeout(30)
-        cols, rows = 121, 38  # DejaVu Sans Mono 14: fits 1280 x 910 pixels
+        cols, rows = 113, 38  # DejaVu Sans Mono 14: fits 1280 x 910 pixels
         self.proc = subprocess.Popen(
             [
                 need("xterm"),
