@@ -64,7 +64,7 @@ def write_plots(results: list[dict[str, Any]], targets: list[str], out_dir: Path
             color=[colors.get(n, "#888888") for n in names],
         )
         for i, v in enumerate(medians):
-            ax.annotate(f"{v:,.3g}", (i, v), ha="center", va="bottom", fontsize=8)
+            ax.annotate(f"{v:,.3g}", (i + 0.08, v), ha="left", va="bottom", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)

@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
             Path(args.json).write_text(json.dumps(payload, indent=1))
     if args.doc:
         _write_doc(args, plan, results, vers, payload["commands"] or _commands())
-    return 0 if all(r["ok"] for r in results) else 1
+    # a peer's errors are findings for the report; only Tertulia's own runs must be clean
+    return 0 if all(r["ok"] for r in results if r["target"] == "tertulia") else 1
 
 
 def _commands() -> list[str]:
@@ -166,8 +167,9 @@ def _commands() -> list[str]:
     if sys.argv and sys.argv[0].endswith("__main__.py"):
         prog = "python -m tertulia.bench"
     return [
-        "make bench   # = the two lines below",
-        "bash scripts/bench/install-peers.sh",
+        "make bench   # = the three lines below",
+        "python -m pip install -e '.[bench]'   # matplotlib, py-spy",
+        "bash scripts/bench/install-peers.sh   # InspIRCd, ngIRCd (Debian packages)",
         prog + " " + " ".join(shlex.quote(a) for a in argv),
     ]
 
