@@ -333,9 +333,10 @@ _DESCRIPTIONS = {
     ),
     "reconnect": (
         "{reconnect_clients} clients in a room see 200 messages, the server restarts (SIGTERM, "
-        "start), 200 more messages arrive, then every client reconnects ({in_flight} in flight) "
-        "and catches up with `sync` from its last seq; every receiver must end with every "
-        "message exactly once, in order. Tertulia only."
+        "start), 200 more messages arrive, then every client reconnects ({in_flight} in flight), "
+        "logs in with the resume token of its last `login_ok` (`resume`; a password login "
+        "only if the server issued none) and catches up with `sync` from its last seq; every "
+        "receiver must end with every message exactly once, in order. Tertulia only."
     ),
     "history": (
         "{history_clients} clients replay a room of {history} stored messages with `sync` "

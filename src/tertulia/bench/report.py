@@ -71,6 +71,7 @@ KEY_METRICS: dict[str, list[Metric]] = {
         Metric("reconnect_time.p50_ms", "per client p50", "lower", "ms"),
         Metric("reconnect_time.p99_ms", "per client p99", "lower", "ms"),
         Metric("replayed_messages", "messages replayed", "higher"),
+        Metric("resumed_with_token", "clients back with a resume token", "higher"),
     ],
     "history": [
         Metric("messages_per_s", "replayed messages/s", "higher"),
