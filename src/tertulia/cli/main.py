@@ -17,7 +17,7 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tertulia.cli import admin, client_cmds, gui_cmd, server_cmd
+    from tertulia.cli import admin, bench_cmd, client_cmds, gui_cmd, server_cmd
 
     parser = argparse.ArgumentParser(
         prog="tertulia", description="Tertulia: real-time group chat over TLS."
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(sub)
     client_cmds.register(sub)
     gui_cmd.register(sub)
+    bench_cmd.register(sub)
     return parser
 
 
