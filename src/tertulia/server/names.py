@@ -51,8 +51,13 @@ class InvalidName(ValueError):
     """The name breaks the naming rules; the message says which."""
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_name(raw: str, max_len: int) -> str:
-    """Return the canonical form of a user or room name, or raise :class:`InvalidName`."""
+    """Return the canonical form of a user or room name, or raise :class:`InvalidName`.
+
+    Every ``send`` names its room, and PRECIS enforcement is the costliest step of a send, so
+    results are cached (bounded: hostile unique names only evict; failures are not cached).
+    """
     if not raw:
         raise InvalidName("name is empty")
     if len(raw) > 4 * max_len:  # cheap bound before any Unicode work on hostile input
