@@ -63,6 +63,9 @@ class RoomState:
     #: roles above ``member`` (owner, moderators) and active mutes (Unix ms, None: until lifted)
     roles: dict[str, Role] = field(default_factory=dict)
     mutes: dict[str, int | None] = field(default_factory=dict)
+    #: connected sessions of the members: the fan-out list, kept in step with ``members`` and
+    #: with logins/logouts by the hub (so fan-out touches no offline member and no dict)
+    sessions: set[Session] = field(default_factory=set)
     _pending: dict[int, MessageCommitted] = field(default_factory=dict)
     _backfill: asyncio.TimerHandle | None = None
 
@@ -158,6 +161,11 @@ class Hub:
                         mutes=policy.mutes,
                     ),
                 )
+                for member in result.members:  # members already online get their route
+                    online = self.users.get(member)
+                    if online is not None:
+                        result.sessions.update(online.sessions)
+                        online.rooms.add(name)
             fut.set_result(result)
             return result
         except BaseException as exc:
@@ -184,12 +192,14 @@ class Hub:
         state = self.users.get(user)
         if state is not None:
             state.rooms.add(room.name)
+            room.sessions.update(state.sessions)
 
     def left(self, room: RoomState, user: str) -> None:
         room.members.discard(user)
         state = self.users.get(user)
         if state is not None:
             state.rooms.discard(room.name)
+            room.sessions.difference_update(state.sessions)
 
     # ------------------------------------------------------------------ users and sessions
     def attach(self, session: Session, user: str, rooms: Iterable[str]) -> bool:
@@ -208,6 +218,10 @@ class Hub:
         state.held_since = None
         state.sessions.add(session)
         state.rooms.update(rooms)
+        for rname in state.rooms:
+            room = self.rooms.get(rname)
+            if room is not None and user in room.members:
+                room.sessions.add(session)
         return first
 
     def detach(self, session: Session) -> None:
@@ -223,6 +237,10 @@ class Hub:
         if state is None or session not in state.sessions:
             return
         state.sessions.discard(session)
+        for rname in state.rooms:  # a session is routed only in its user's rooms
+            room = self.rooms.get(rname)
+            if room is not None:
+                room.sessions.discard(session)
         if state.sessions:
             return
         loop = asyncio.get_running_loop()
@@ -360,19 +378,14 @@ class Hub:
         With ``replaying_aware`` set, sessions currently replaying this room (``sync``) are
         skipped: their replay reads the message from storage instead, so it arrives once.
         """
-        users = self.users
         name = room.name
-        for member in room.members:
-            if member == exclude_user:
+        sent = 0
+        for session in tuple(room.sessions):
+            if session.user == exclude_user or (replaying_aware and name in session.syncing):
                 continue
-            state = users.get(member)
-            if state is None:
-                continue
-            for session in tuple(state.sessions):
-                if replaying_aware and name in session.syncing:
-                    continue
-                session.write(frame)
-                self.stats_deliveries += 1
+            session.write(frame)
+            sent += 1
+        self.stats_deliveries += sent
 
     # ------------------------------------------------------------------ messages
     def submit(
