@@ -14,10 +14,11 @@ written to every recipient.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tertulia.proto import encode
 from tertulia.proto import messages as m
@@ -124,7 +125,8 @@ class Hub:
         self.rooms: dict[str, RoomState] = {}
         self.users: dict[str, UserState] = {}
         self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
-        self._appends: set[asyncio.Task[None]] = set()
+        #: commits in flight (futures) and backfill tasks: what drain() waits for
+        self._appends: set[asyncio.Future[Any]] = set()
         self.stats_messages = 0
         self.stats_deliveries = 0
         #: seconds from handing a message to storage to its commit (``/metrics``)
@@ -390,33 +392,50 @@ class Hub:
     # ------------------------------------------------------------------ messages
     def submit(
         self, session: Session, request_id: str | int, new: NewMessage
-    ) -> asyncio.Task[None]:
+    ) -> asyncio.Future[StoredMessage]:
         """Store ``new`` and, once committed, ack it to ``session`` and fan it out.
 
-        The work runs in its own task that is never cancelled with the session: once a message
-        is handed to storage its fan-out must happen, or the room's ordered delivery would wait
-        for that ``seq`` forever.
+        The message is queued for storage right now (so one connection's sends commit in the
+        order they came), and the ack and fan-out run as a callback of the commit -- no task
+        per message. Nothing cancels that callback with the session: once a message is handed
+        to storage its fan-out must happen, or the room's ordered delivery would wait for that
+        ``seq`` forever.
         """
-        task = asyncio.get_running_loop().create_task(self._append(session, request_id, new))
-        self._appends.add(task)
-        task.add_done_callback(self._appends.discard)
-        return task
+        loop = asyncio.get_running_loop()
+        fut = self.storage.append_future(new)
+        self._appends.add(fut)
+        fut.add_done_callback(
+            functools.partial(self._appended, session, request_id, new, loop.time())
+        )
+        return fut
 
     @property
     def pending_appends(self) -> int:
         """Messages handed to storage and not yet acked and fanned out (plus backfills)."""
         return len(self._appends)
 
-    async def _append(self, session: Session, request_id: str | int, new: NewMessage) -> None:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            stored = await self.storage.append(new)
-            self.append_latency.observe(loop.time() - started)
-        except StorageError as exc:
-            log.warning("append failed for %s in %s: %s", new.sender, new.room, exc)
+    def _appended(
+        self,
+        session: Session,
+        request_id: str | int,
+        new: NewMessage,
+        started: float,
+        fut: asyncio.Future[StoredMessage],
+    ) -> None:
+        self._appends.discard(fut)
+        if fut.cancelled():
             session.write_error(request_id, ErrorCode.INTERNAL, "message could not be stored")
             return
+        exc = fut.exception()
+        if exc is not None:
+            if not isinstance(exc, StorageError):
+                log.error("append failed unexpectedly", exc_info=exc)
+            else:
+                log.warning("append failed for %s in %s: %s", new.sender, new.room, exc)
+            session.write_error(request_id, ErrorCode.INTERNAL, "message could not be stored")
+            return
+        stored = fut.result()
+        self.append_latency.observe(asyncio.get_running_loop().time() - started)
         if stored.duplicate and stored.room != new.room:
             session.write_error(
                 request_id,

@@ -83,7 +83,7 @@ class Session:
         #: an earlier sync replayed is replayed again if asked for: the client chose the cursor.
         #: Rooms missing here are replayed in full (duplicates at worst, never a loss).
         self.live_from: dict[str, int] = {}
-        self.inflight: set[asyncio.Task[None]] = set()
+        self.inflight: set[asyncio.Future[Any]] = set()
         now = time.monotonic()
         self.connected_at = now
         self.last_rx = now

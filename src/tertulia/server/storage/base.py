@@ -24,6 +24,7 @@ Contract that every implementation must honour (tests/server/test_storage_sqlite
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -246,6 +247,14 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def append(self, msg: NewMessage) -> StoredMessage:
         """Store durably (group commit) and return it with its ``seq``; idempotent by msg_id."""
+
+    def append_future(self, msg: NewMessage) -> asyncio.Future[StoredMessage]:
+        """Like :meth:`append`, as a future: the message is queued before this returns.
+
+        The hub uses it to ack and fan out from a callback instead of a task per message.
+        Implementations with their own queue override it to hand back their own future.
+        """
+        return asyncio.ensure_future(self.append(msg))
 
     @abc.abstractmethod
     async def history(

@@ -1109,6 +1109,13 @@ class SqliteStorage(Storage):
     async def append(self, msg: NewMessage) -> StoredMessage:
         return await self._write(lambda conn: _append(conn, msg))
 
+    def append_future(self, msg: NewMessage) -> asyncio.Future[StoredMessage]:
+        writer, _ = self._ready()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredMessage] = loop.create_future()
+        writer.submit(_Job(lambda conn: _append(conn, msg), loop, future))
+        return future
+
     async def history(
         self, room: str, *, before: int | None = None, after: int | None = None, limit: int = 50
     ) -> list[StoredMessage]:
