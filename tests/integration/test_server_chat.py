@@ -361,3 +361,62 @@ async def test_sync_does_not_resend_what_arrived_live(raw_client_factory: Factor
     await _send(alice, "r", "last")
     again = [await bob.event(m.Message) for _ in range(6)]
     assert [x.seq for x in again] == [1, 2, 3, 4, 5, 7]
+
+
+async def test_reopening_a_left_dm_restores_membership_durably(
+    tls_server: InProcessServer, raw_client_factory: Factory
+) -> None:
+    alice, bob = await raw_client_factory("alice"), await raw_client_factory("bob")
+    dm = (await alice.request(m.OpenDm(id=1, user="bob"))).room.name
+    await bob.event(m.RoomAdded)
+    await bob.request(m.Leave(id=2, room=dm))
+    await alice.request(m.OpenDm(id=3, user="bob"))
+    assert (await bob.event(m.RoomAdded)).room.name == dm
+    assert dm in [r.name for r in (await bob.request(m.ListRooms(id=4))).rooms]
+    await tls_server.restart()
+    bob2 = await raw_client_factory("bob", register=False)
+    assert dm in [r.name for r in (await bob2.request(m.ListRooms(id=5))).rooms]
+    page = await bob2.request(m.History(id=6, room=dm))
+    assert page.messages == []
+
+
+async def test_a_moderator_who_leaves_comes_back_as_a_member(raw_client_factory: Factory) -> None:
+    alice, bob = await raw_client_factory("alice"), await raw_client_factory("bob")
+    await alice.request(m.CreateRoom(id=1, room="r"))
+    await bob.request(m.Join(id=1, room="r"))
+    await alice.request(m.SetRole(id=2, room="r", user="bob", role="moderator"))
+    await bob.request(m.Leave(id=3, room="r"))
+    await bob.request(m.Join(id=4, room="r"))
+    roles = {x.user: x.role for x in (await alice.request(m.Members(id=5, room="r"))).members}
+    assert roles == {"alice": "owner", "bob": "member"}
+
+
+async def test_pong_before_hello_is_accepted(raw_client_factory: Factory) -> None:
+    c = await raw_client_factory()
+    c.notice(m.Pong(nonce=1))
+    await c.hello()
+    with pytest.raises(asyncio.TimeoutError):
+        await c.event(m.Error, timeout=0.3)
+
+
+async def test_sync_racing_a_stream_never_sends_a_seq_twice(raw_client_factory: Factory) -> None:
+    """Repeated syncs from the last seen seq while 1,500 pipelined sends commit."""
+    alice, bob = await raw_client_factory("alice"), await raw_client_factory("bob")
+    await alice.request(m.CreateRoom(id=1, room="r"))
+    await bob.request(m.Join(id=1, room="r"))
+    total = 1500
+    sends = [
+        alice.send_nowait(m.Send(id=100 + i, room="r", msg_id=f"s{i}", text=f"t{i}"))
+        for i in range(total)
+    ]
+    seen: list[int] = []
+    for i in range(30):
+        while not bob.events.empty():
+            ev = bob.events.get_nowait()
+            if isinstance(ev, m.Message):
+                seen.append(ev.seq)
+        await bob.request(m.Sync(id=1000 + i, cursors={"r": max(seen, default=0)}))
+    await asyncio.gather(*sends)
+    while len(seen) < total:
+        seen.append((await bob.event(m.Message)).seq)
+    assert sorted(seen) == list(range(1, total + 1))  # each seq exactly once on the wire

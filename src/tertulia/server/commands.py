@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from tertulia import __version__
 from tertulia.proto import PROTOCOL_VERSION, ErrorCode
@@ -335,10 +335,20 @@ async def open_dm(session: Session, msg: m.OpenDm) -> m.RoomReply:
     room = await hub.room(name)
     if room is None:  # closed by an admin: the conversation cannot be reopened
         raise CommandError(ErrorCode.ROOM_NOT_FOUND, f"no room {name!r}", room=name)
-    hub.joined(room, user)
-    hub.joined(room, peer)
+    node = hub.bus.node_id
     if created:
-        hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=peer, action="created"))
+        hub.publish(MemberChanged(origin=node, room=name, user=peer, action="created"))
+    else:
+        # reopening a conversation one side (or both) had left brings both back, durably
+        back: tuple[tuple[str, Literal["joined", "created"]], ...] = (
+            (user, "joined"),
+            (peer, "created"),
+        )
+        for who, action in back:
+            if who not in room.members:
+                await check_room_quota(session, who, field="user" if who == peer else "room")
+                await storage.add_member(name, who)
+                hub.publish(MemberChanged(origin=node, room=name, user=who, action=action))
     return m.RoomReply(id=msg.id, room=await _info(session, room))
 
 
@@ -490,11 +500,16 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
                 rows = await storage.history(name, after=cursor, limit=SYNC_PAGE)
                 if not rows:
                     break
+                ahead = False
                 for r in rows:
+                    if r.seq > room.delivered_seq:
+                        # committed but not fanned out yet: live delivery brings it, once
+                        ahead = True
+                        break
                     if not skip_from <= r.seq <= skip_to:
                         session.send(_message(r))
-                cursor = rows[-1].seq
-                if cursor >= room.delivered_seq:
+                    cursor = r.seq
+                if ahead or cursor >= room.delivered_seq:
                     break
                 await session.writer.drain()  # pace a long replay by the peer's reading
         finally:

@@ -198,6 +198,7 @@ class Hub:
 
     def left(self, room: RoomState, user: str) -> None:
         room.members.discard(user)
+        room.roles.pop(user, None)  # coming back means coming back as a plain member
         state = self.users.get(user)
         if state is not None:
             state.rooms.discard(room.name)

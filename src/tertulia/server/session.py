@@ -240,7 +240,8 @@ class Session:
 
         request_id = getattr(msg, "id", None)
         try:
-            if not self.hello_done and not isinstance(msg, m.Hello):
+            # a pong may answer a heartbeat ping that came before hello
+            if not self.hello_done and not isinstance(msg, m.Hello | m.Pong):
                 raise CommandError(ErrorCode.HELLO_REQUIRED, "send hello first")
             if self.user is None and not isinstance(msg, _PRE_AUTH_ALLOWED):
                 raise CommandError(ErrorCode.NOT_AUTHENTICATED, "log in first")
