@@ -97,9 +97,7 @@ def collect(draft: bool, inputs_root: Path = ROOT) -> tuple[dict[str, Any], list
             missing.append(str(exc))
             print(f"report: MISSING INPUT: {exc}", file=sys.stderr)
     if missing and not draft:
-        raise SystemExit(
-            "report: cannot build, inputs are missing:\n  - " + "\n  - ".join(missing)
-        )
+        raise SystemExit("report: cannot build, inputs are missing:\n  - " + "\n  - ".join(missing))
     data["build"] = {
         "commit": _git("rev-parse", "--short", "HEAD"),
         "date": _git("log", "-1", "--format=%cd", "--date=short"),
@@ -114,42 +112,68 @@ def _git(*args: str) -> str:
 # --------------------------------------------------------------------------- generated tables
 
 FOLDERS = {
-    "proto": ("framing, codec, sans-I/O state, backoff (property-based, Hypothesis)",
-              "tramas, códec, estado sans-I/O, backoff (basadas en propiedades, Hypothesis)"),
-    "server": ("storage contract (SQLite, PostgreSQL), hub and bus, limits, names, config",
-               "contrato de almacenamiento (SQLite, PostgreSQL), hub y bus, límites, nombres, configuración"),
-    "client": ("outbox states and journal, reconnect machine on a fake clock, trust",
-               "estados y diario del outbox, máquina de reconexión con reloj falso, confianza"),
-    "transport": ("certificates, fingerprints, TLS contexts and versions",
-                  "certificados, huellas, contextos y versiones de TLS"),
-    "integration": ("real server over TLS on 127.0.0.1: chat, CLI, library, crash, third-party client",
-                    "servidor real con TLS en 127.0.0.1: chat, CLI, biblioteca, caída, cliente de terceros"),
-    "chaos": ("fault proxy, order checker, reliability scenarios 1-7",
-              "proxy de fallos, verificador de orden, escenarios de fiabilidad 1-7"),
-    "security": ("every limit over real TLS, authorization matrix, moderation, resume tokens",
-                 "cada límite sobre TLS real, matriz de autorización, moderación, tokens de reanudación"),
-    "gui": ("PySide6 client offscreen (pytest-qt): chat, reconnect, trust, models, Spanish",
-            "cliente PySide6 sin pantalla (pytest-qt): chat, reconexión, confianza, modelos, español"),
+    "proto": (
+        "framing, codec, sans-I/O state, backoff (property-based, Hypothesis)",
+        "tramas, códec, estado sans-I/O, backoff (basadas en propiedades, Hypothesis)",
+    ),
+    "server": (
+        "storage contract (SQLite, PostgreSQL), hub and bus, limits, names, config",
+        "contrato de almacenamiento (SQLite, PostgreSQL), hub y bus, límites, nombres, configuración",
+    ),
+    "client": (
+        "outbox states and journal, reconnect machine on a fake clock, trust",
+        "estados y diario del outbox, máquina de reconexión con reloj falso, confianza",
+    ),
+    "transport": (
+        "certificates, fingerprints, TLS contexts and versions",
+        "certificados, huellas, contextos y versiones de TLS",
+    ),
+    "integration": (
+        "real server over TLS on 127.0.0.1: chat, CLI, library, crash, third-party client",
+        "servidor real con TLS en 127.0.0.1: chat, CLI, biblioteca, caída, cliente de terceros",
+    ),
+    "chaos": (
+        "fault proxy, order checker, reliability scenarios 1-7",
+        "proxy de fallos, verificador de orden, escenarios de fiabilidad 1-7",
+    ),
+    "security": (
+        "every limit over real TLS, authorization matrix, moderation, resume tokens",
+        "cada límite sobre TLS real, matriz de autorización, moderación, tokens de reanudación",
+    ),
+    "gui": (
+        "PySide6 client offscreen (pytest-qt): chat, reconnect, trust, models, Spanish",
+        "cliente PySide6 sin pantalla (pytest-qt): chat, reconexión, confianza, modelos, español",
+    ),
     "bench": ("load generator", "generador de carga"),
-    "cluster": ("nodes on real PostgreSQL and Redis behind HAProxy (skipped without them)",
-                "nodos sobre PostgreSQL y Redis reales tras HAProxy (se omiten sin ellos)"),
-    "(top level)": ("layering rule: imports flow downward only",
-                    "regla de capas: las importaciones solo van hacia abajo"),
+    "cluster": (
+        "nodes on real PostgreSQL and Redis behind HAProxy (skipped without them)",
+        "nodos sobre PostgreSQL y Redis reales tras HAProxy (se omiten sin ellos)",
+    ),
+    "(top level)": (
+        "layering rule: imports flow downward only",
+        "regla de capas: las importaciones solo van hacia abajo",
+    ),
 }
 
 
 def table_tests(lang: str, data: dict[str, Any]) -> str:
     t = data["tests"]
-    head = ("| folder | tests | what it covers |" if lang == "en"
-            else "| carpeta | pruebas | qué cubre |")
+    head = (
+        "| folder | tests | what it covers |"
+        if lang == "en"
+        else "| carpeta | pruebas | qué cubre |"
+    )
     rows = [head, "|:--|--:|:--|"]
     for folder, n in sorted(t["by_folder"].items(), key=lambda kv: -kv[1]):
         desc = FOLDERS.get(folder, ("", ""))[0 if lang == "en" else 1]
         name = f"`tests/{folder}/`" if folder != "(top level)" else "`tests/*.py`"
         rows.append(f"| {name} | {n} | {desc} |")
-    total = "**total**" if lang == "en" else "**total**"
-    rows.append(f"| {total} | **{t['total']}** | "
-                + (f"{t['files']} files" if lang == "en" else f"{t['files']} ficheros") + " |")
+    total = "**total**"  # the same word in English and Spanish
+    rows.append(
+        f"| {total} | **{t['total']}** | "
+        + (f"{t['files']} files" if lang == "en" else f"{t['files']} ficheros")
+        + " |"
+    )
     return "\n".join(rows)
 
 
@@ -186,8 +210,10 @@ def table_reliability(lang: str, data: dict[str, Any]) -> str:
 
 # Spanish for the generated text of docs/benchmarks.md (metric labels, verdicts).
 BENCH_ES = [
-    ("| target | measured (Tertulia vs peer, medians) | verdict |",
-     "| objetivo | medido (Tertulia frente al par, medianas) | veredicto |"),
+    (
+        "| target | measured (Tertulia vs peer, medians) | verdict |",
+        "| objetivo | medido (Tertulia frente al par, medianas) | veredicto |",
+    ),
     ("| metric |", "| métrica |"),
     ("**met**", "**cumplido**"),
     ("not met", "no cumplido"),
@@ -195,15 +221,25 @@ BENCH_ES = [
     ("Fan-out: server CPU per delivery", "Difusión: CPU del servidor por entrega"),
     ("Fan-out: deliveries/s", "Difusión: entregas/s"),
     ("Latency: p99 ≤ best peer's p99", "Latencia: p99 ≤ p99 del mejor par"),
-    ("Latency: p50 ≤ 1.5 ms with durable acks", "Latencia: p50 ≤ 1.5 ms con confirmaciones durables"),
+    (
+        "Latency: p50 ≤ 1.5 ms with durable acks",
+        "Latencia: p50 ≤ 1.5 ms con confirmaciones durables",
+    ),
     ("Connect storm (200 in flight)", "Tormenta de conexiones (200 en curso)"),
-    ("Connect storm, all at once: none failing", "Tormenta de conexiones, todas a la vez: ninguna falla"),
+    (
+        "Connect storm, all at once: none failing",
+        "Tormenta de conexiones, todas a la vez: ninguna falla",
+    ),
     ("’s time", ""),
     ("'s time", ""),
-    ("Memory: ≤ 20 KB RSS per idle TLS connection, 10,000 clients on one process",
-     "Memoria: ≤ 20 KB de RSS por conexión TLS inactiva, 10 000 clientes en un proceso"),
-    ("Correctness: zero lost, duplicated or reordered in every run",
-     "Corrección: cero perdidos, duplicados o desordenados en cada ejecución"),
+    (
+        "Memory: ≤ 20 KB RSS per idle TLS connection, 10,000 clients on one process",
+        "Memoria: ≤ 20 KB de RSS por conexión TLS inactiva, 10 000 clientes en un proceso",
+    ),
+    (
+        "Correctness: zero lost, duplicated or reordered in every run",
+        "Corrección: cero perdidos, duplicados o desordenados en cada ejecución",
+    ),
     (" Tertulia runs with any error", " ejecuciones de Tertulia con algún error"),
     (" failed over ", " fallidas en "),
     (" runs", " ejecuciones"),
@@ -257,12 +293,17 @@ def table_bench_targets(lang: str, data: dict[str, Any]) -> str:
 
 SCENARIO_TITLES = {
     "fanout": ("Fan-out in one busy room", "Difusión en una sala concurrida"),
-    "latency": ("Latency at a fixed rate, with idle clients", "Latencia a ritmo fijo, con clientes inactivos"),
+    "latency": (
+        "Latency at a fixed rate, with idle clients",
+        "Latencia a ritmo fijo, con clientes inactivos",
+    ),
     "connect": ("Connect storm, 200 in flight", "Tormenta de conexiones, 200 en curso"),
     "connect-all": ("Connect storm, all at once", "Tormenta de conexiones, todas a la vez"),
     "memory": ("Memory per idle TLS connection", "Memoria por conexión TLS inactiva"),
-    "reconnect": ("Reconnect and catch up after a server restart (Tertulia only)",
-                  "Reconexión y puesta al día tras reiniciar el servidor (solo Tertulia)"),
+    "reconnect": (
+        "Reconnect and catch up after a server restart (Tertulia only)",
+        "Reconexión y puesta al día tras reiniciar el servidor (solo Tertulia)",
+    ),
     "history": ("History replay (Tertulia only)", "Reproducción del historial (solo Tertulia)"),
 }
 
@@ -274,7 +315,9 @@ def table_bench_results(lang: str, data: dict[str, Any]) -> str:
         correct = next((ln for ln in body.splitlines() if ln.startswith("Correctness")), "")
         if lang == "es":
             table = _bench_es(table)
-            correct = correct.replace("Correctness (all runs):", "Corrección (todas las ejecuciones):")
+            correct = correct.replace(
+                "Correctness (all runs):", "Corrección (todas las ejecuciones):"
+            )
             correct = correct.replace("lost", "perdidos").replace("duplicated", "duplicados")
             correct = correct.replace("reordered", "desordenados").replace("failed", "fallidos")
             correct = correct.replace("dropped", "descartados")
@@ -285,14 +328,22 @@ def table_bench_results(lang: str, data: dict[str, Any]) -> str:
 
 def table_bench_machine(lang: str, data: dict[str, Any]) -> str:
     t = data["bench"]["machine_table"]
-    return t.replace("| cores |", "| núcleos |").replace("| memory |", "| memoria |") if lang == "es" else t
+    return (
+        t.replace("| cores |", "| núcleos |").replace("| memory |", "| memoria |")
+        if lang == "es"
+        else t
+    )
 
 
 BENCH_PLOT_CAPTIONS = {
-    "fanout_deliveries": ("Fan-out: deliveries per second (higher is better)",
-                          "Difusión: entregas por segundo (más es mejor)"),
-    "fanout_cpu": ("Fan-out: server CPU time per delivery (lower is better)",
-                   "Difusión: tiempo de CPU del servidor por entrega (menos es mejor)"),
+    "fanout_deliveries": (
+        "Fan-out: deliveries per second (higher is better)",
+        "Difusión: entregas por segundo (más es mejor)",
+    ),
+    "fanout_cpu": (
+        "Fan-out: server CPU time per delivery (lower is better)",
+        "Difusión: tiempo de CPU del servidor por entrega (menos es mejor)",
+    ),
     "latency_p50": ("Latency under load, median", "Latencia bajo carga, mediana"),
     "latency_p99": ("Latency under load, 99th percentile", "Latencia bajo carga, percentil 99"),
     "connect": ("Connect storm, 200 in flight", "Tormenta de conexiones, 200 en curso"),
@@ -306,8 +357,11 @@ def table_bench_plots(lang: str, data: dict[str, Any]) -> str:
     cmd = data["bench"]["command"]
     for p in data["bench"]["plots"]:
         cap = BENCH_PLOT_CAPTIONS.get(p.stem, (p.stem, p.stem))[0 if lang == "en" else 1]
-        tail = (f" (median of {data['bench']['runs']} runs, min–max bars; `{cmd}`)" if lang == "en"
-                else f" (mediana de {data['bench']['runs']} ejecuciones, barras mín–máx; `{cmd}`)")
+        tail = (
+            f" (median of {data['bench']['runs']} runs, min–max bars; `{cmd}`)"
+            if lang == "en"
+            else f" (mediana de {data['bench']['runs']} ejecuciones, barras mín–máx; `{cmd}`)"
+        )
         rel = os.path.relpath(p, REPORT)
         out.append(f"![{cap}{tail}]({rel}){{#fig:bench-{p.stem} .half}}\n")
     return "\n".join(out)
@@ -316,8 +370,10 @@ def table_bench_plots(lang: str, data: dict[str, Any]) -> str:
 def table_cluster(lang: str, data: dict[str, Any]) -> str:
     t = data["cluster"]["table"]
     if lang == "es":
-        t = t.replace("| configuration | deliveries/s | messages/s | p50 / p99 latency ms | CPU of all nodes s | lost | duplicated | reordered |",
-                      "| configuración | entregas/s | mensajes/s | latencia p50 / p99 ms | CPU de todos los nodos s | perdidos | duplicados | desordenados |")
+        t = t.replace(
+            "| configuration | deliveries/s | messages/s | p50 / p99 latency ms | CPU of all nodes s | lost | duplicated | reordered |",
+            "| configuración | entregas/s | mensajes/s | latencia p50 / p99 ms | CPU de todos los nodos s | perdidos | duplicados | desordenados |",
+        )
         t = decimal_comma(t)
     return t
 
@@ -418,9 +474,9 @@ def preprocess(text: str, lang: str, data: dict[str, Any], draft: bool) -> str:
 
 DRAFT_NOTE = {
     "en": "Draft: built without {}; the figures that depend on it are marked in red. "
-          "Run make report again once it exists.",
+    "Run make report again once it exists.",
     "es": "Borrador: generado sin {}; las cifras que dependen de ello están marcadas en rojo. "
-          "Vuelva a ejecutar make report cuando exista.",
+    "Vuelva a ejecutar make report cuando exista.",
 }
 
 
@@ -457,6 +513,7 @@ def render(lang: str, data: dict[str, Any], draft: bool, missing: list[str] | No
         ],
         check=True,
     )
+
     # pandoc writes a figure's id and classes on the <img>; move them to the <figure> so the
     # CSS can size the figure and links land on it
     def lift(m: re.Match[str]) -> str:
@@ -485,9 +542,13 @@ def main() -> int:
     ap.add_argument("--draft", action="store_true", help="render with missing inputs marked")
     ap.add_argument("--lang", default="en,es", help="languages to build (default: en,es)")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install tools")
-    ap.add_argument("--inputs-root", type=Path, default=ROOT,
-                    help="read docs/reliability.md and docs/benchmarks.md under this directory "
-                    "instead of the repository (for trying the build on other results)")
+    ap.add_argument(
+        "--inputs-root",
+        type=Path,
+        default=ROOT,
+        help="read docs/reliability.md and docs/benchmarks.md under this directory "
+        "instead of the repository (for trying the build on other results)",
+    )
     args = ap.parse_args()
     t0 = time.monotonic()
     if not args.no_install:

@@ -19,7 +19,6 @@ import matplotlib
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.hashsalt"] = "tertulia-report"  # stable ids: same figure, same file
 import matplotlib.pyplot as plt  # noqa: E402
-
 from seqdiag import Diagram, render  # noqa: E402
 
 __all__ = ["make_all"]
@@ -146,31 +145,91 @@ def _states(lang: str, name: str) -> str:
 def seq_session(lang: str) -> Diagram:
     t = lambda en, es: _t(lang, en, es)  # noqa: E731
     return Diagram(
-        participants=[("a", t("Client A", "Cliente A")), ("s", t("Server", "Servidor")),
-                      ("db", t("Storage", "Almacén")), ("b", t("Client B", "Cliente B"))],
+        participants=[
+            ("a", t("Client A", "Cliente A")),
+            ("s", t("Server", "Servidor")),
+            ("db", t("Storage", "Almacén")),
+            ("b", t("Client B", "Cliente B")),
+        ],
         steps=[
-            ("divider", t("TCP three-way handshake, then TLS 1.3 (1-RTT)", "Saludo TCP en tres pasos y después TLS 1.3 (1-RTT)")),
+            (
+                "divider",
+                t(
+                    "TCP three-way handshake, then TLS 1.3 (1-RTT)",
+                    "Saludo TCP en tres pasos y después TLS 1.3 (1-RTT)",
+                ),
+            ),
             ("msg", "a", "s", "SYN / SYN-ACK / ACK"),
             ("msg", "a", "s", "ClientHello + key_share (X25519)"),
-            ("msg", "s", "a", "ServerHello + key_share, {Certificate,\nCertificateVerify, Finished}", {"dashed": True}),
-            ("self", "a", t("verify certificate\n(CA, pin or TOFU)", "verifica certificado\n(CA, pin o TOFU)")),
+            (
+                "msg",
+                "s",
+                "a",
+                "ServerHello + key_share, {Certificate,\nCertificateVerify, Finished}",
+                {"dashed": True},
+            ),
+            (
+                "self",
+                "a",
+                t(
+                    "verify certificate\n(CA, pin or TOFU)",
+                    "verifica certificado\n(CA, pin o TOFU)",
+                ),
+            ),
             ("msg", "a", "s", "{Finished}"),
-            ("divider", t("protocol v1: each frame = 4-byte length + JSON object", "protocolo v1: cada trama = longitud de 4 bytes + objeto JSON")),
-            ("msg", "a", "s", 'hello {id:1, versions:[1]}'),
-            ("msg", "s", "a", "hello_ok {version:1, limits,\n heartbeat_interval}", {"dashed": True}),
-            ("msg", "a", "s", 'login {id:2, user, password}'),
-            ("self", "s", t("argon2id verify\n(thread pool)", "verificación argon2id\n(pool de hilos)")),
+            (
+                "divider",
+                t(
+                    "protocol v1: each frame = 4-byte length + JSON object",
+                    "protocolo v1: cada trama = longitud de 4 bytes + objeto JSON",
+                ),
+            ),
+            ("msg", "a", "s", "hello {id:1, versions:[1]}"),
+            (
+                "msg",
+                "s",
+                "a",
+                "hello_ok {version:1, limits,\n heartbeat_interval}",
+                {"dashed": True},
+            ),
+            ("msg", "a", "s", "login {id:2, user, password}"),
+            (
+                "self",
+                "s",
+                t("argon2id verify\n(thread pool)", "verificación argon2id\n(pool de hilos)"),
+            ),
             ("msg", "s", "a", "login_ok {user, token}", {"dashed": True}),
-            ("msg", "a", "s", 'sync {cursors: {general: 41}}'),
+            ("msg", "a", "s", "sync {cursors: {general: 41}}"),
             ("msg", "s", "a", "message {seq:42} …\nsynced {cursors}", {"dashed": True}),
-            ("divider", t("a message: durable first, then acknowledged, then fanned out", "un mensaje: primero durable, luego confirmado, luego difundido")),
+            (
+                "divider",
+                t(
+                    "a message: durable first, then acknowledged, then fanned out",
+                    "un mensaje: primero durable, luego confirmado, luego difundido",
+                ),
+            ),
             ("msg", "a", "s", 'send {id:3, room, msg_id:"c1a7", text}'),
-            ("msg", "s", "db", t("append\n(queued for the writer)", "append\n(a la cola del escritor)")),
-            ("self", "db", t("group commit:\nBEGIN … COMMIT, fsync", "group commit:\nBEGIN … COMMIT, fsync")),
+            (
+                "msg",
+                "s",
+                "db",
+                t("append\n(queued for the writer)", "append\n(a la cola del escritor)"),
+            ),
+            (
+                "self",
+                "db",
+                t("group commit:\nBEGIN … COMMIT, fsync", "group commit:\nBEGIN … COMMIT, fsync"),
+            ),
             ("msg", "db", "s", "seq = 43", {"dashed": True}),
             ("msg", "s", "a", "sent {id:3, seq:43, ts}", {"dashed": True}),
             ("msg", "s", "a", "message {room, seq:43, …}", {"dashed": True}),
-            ("msg", "s", "b", "message {room, seq:43, …}\n(" + t("same bytes", "mismos bytes") + ")", {"dashed": True}),
+            (
+                "msg",
+                "s",
+                "b",
+                "message {room, seq:43, …}\n(" + t("same bytes", "mismos bytes") + ")",
+                {"dashed": True},
+            ),
         ],
     )
 
@@ -178,28 +237,101 @@ def seq_session(lang: str) -> Diagram:
 def seq_reconnect(lang: str) -> Diagram:
     t = lambda en, es: _t(lang, en, es)  # noqa: E731
     return Diagram(
-        participants=[("app", t("Application", "Aplicación")), ("c", t("Client library", "Biblioteca cliente")),
-                      ("s", t("Server", "Servidor")), ("db", t("Storage", "Almacén"))],
+        participants=[
+            ("app", t("Application", "Aplicación")),
+            ("c", t("Client library", "Biblioteca cliente")),
+            ("s", t("Server", "Servidor")),
+            ("db", t("Storage", "Almacén")),
+        ],
         steps=[
             ("msg", "app", "c", 'send("general", "hola")', {"mono": True}),
-            ("self", "c", t("outbox: PENDING, msg_id k\n(journal + fsync)", "outbox: PENDING, msg_id k\n(diario + fsync)")),
+            (
+                "self",
+                "c",
+                t(
+                    "outbox: PENDING, msg_id k\n(journal + fsync)",
+                    "outbox: PENDING, msg_id k\n(diario + fsync)",
+                ),
+            ),
             ("msg", "c", "s", "send {msg_id:k, text}"),
             ("msg", "s", "db", "append"),
-            ("msg", "db", "s", t("committed as seq 43", "confirmado como seq 43"), {"dashed": True}),
+            (
+                "msg",
+                "db",
+                "s",
+                t("committed as seq 43", "confirmado como seq 43"),
+                {"dashed": True},
+            ),
             ("msg", "s", "c", "sent {msg_id:k, seq:43}", {"lost": True}),
-            ("divider", t("link lost: EOF/RST, or silence > 2·interval + 5 s (half-open)", "enlace perdido: EOF/RST, o silencio > 2·intervalo + 5 s (semiabierto)")),
-            ("self", "c", t("CONNECTED → RECONNECTING\nk back to PENDING", "CONNECTED → RECONNECTING\nk vuelve a PENDING")),
-            ("self", "s", t("release socket, buffers;\nhold session 30 s (grace)", "libera socket y búferes;\nmantiene sesión 30 s (gracia)")),
-            ("self", "c", t("wait U[0, min(30, 0.5·2ⁿ)] s\n(full jitter)", "espera U[0, min(30, 0.5·2ⁿ)] s\n(full jitter)")),
+            (
+                "divider",
+                t(
+                    "link lost: EOF/RST, or silence > 2·interval + 5 s (half-open)",
+                    "enlace perdido: EOF/RST, o silencio > 2·intervalo + 5 s (semiabierto)",
+                ),
+            ),
+            (
+                "self",
+                "c",
+                t(
+                    "CONNECTED → RECONNECTING\nk back to PENDING",
+                    "CONNECTED → RECONNECTING\nk vuelve a PENDING",
+                ),
+            ),
+            (
+                "self",
+                "s",
+                t(
+                    "release socket, buffers;\nhold session 30 s (grace)",
+                    "libera socket y búferes;\nmantiene sesión 30 s (gracia)",
+                ),
+            ),
+            (
+                "self",
+                "c",
+                t(
+                    "wait U[0, min(30, 0.5·2ⁿ)] s\n(full jitter)",
+                    "espera U[0, min(30, 0.5·2ⁿ)] s\n(full jitter)",
+                ),
+            ),
             ("divider", t("reconnect", "reconexión")),
-            ("msg", "c", "s", t("TCP + TLS 1.3, verify pin,\nhello, login", "TCP + TLS 1.3, verifica pin,\nhello, login")),
+            (
+                "msg",
+                "c",
+                "s",
+                t(
+                    "TCP + TLS 1.3, verify pin,\nhello, login",
+                    "TCP + TLS 1.3, verifica pin,\nhello, login",
+                ),
+            ),
             ("msg", "s", "c", "login_ok", {"dashed": True}),
             ("msg", "c", "s", "sync {cursors: {general: 42}}"),
-            ("msg", "db", "s", t("messages with seq > 42", "mensajes con seq > 42"), {"dashed": True}),
+            (
+                "msg",
+                "db",
+                "s",
+                t("messages with seq > 42", "mensajes con seq > 42"),
+                {"dashed": True},
+            ),
             ("msg", "s", "c", "message {seq:43, msg_id:k}\nsynced {general: 43}", {"dashed": True}),
-            ("msg", "c", "app", t("on_message(seq 43)\nexactly once", "on_message(seq 43)\nexactamente una vez"), {"dashed": True}),
-            ("msg", "c", "s", t("resend {msg_id:k} (same key)", "reenvía {msg_id:k} (misma clave)")),
-            ("self", "db", t("(sender, k) exists:\nstore nothing", "(remitente, k) existe:\nno guarda nada")),
+            (
+                "msg",
+                "c",
+                "app",
+                t("on_message(seq 43)\nexactly once", "on_message(seq 43)\nexactamente una vez"),
+                {"dashed": True},
+            ),
+            (
+                "msg",
+                "c",
+                "s",
+                t("resend {msg_id:k} (same key)", "reenvía {msg_id:k} (misma clave)"),
+            ),
+            (
+                "self",
+                "db",
+                t("(sender, k) exists:\nstore nothing", "(remitente, k) existe:\nno guarda nada"),
+            ),
             ("msg", "s", "c", "sent {seq:43, duplicate:true}", {"dashed": True}),
             ("self", "c", t("k: SENT, leaves the outbox", "k: SENT, sale del outbox")),
         ],
@@ -212,14 +344,40 @@ def seq_heartbeat(lang: str) -> Diagram:
         participants=[("c", t("Client", "Cliente")), ("s", t("Server", "Servidor"))],
         width=6.2,
         steps=[
-            ("divider", t("idle connection, default interval 15 s", "conexión inactiva, intervalo por defecto 15 s")),
+            (
+                "divider",
+                t(
+                    "idle connection, default interval 15 s",
+                    "conexión inactiva, intervalo por defecto 15 s",
+                ),
+            ),
             ("self", "s", t("nothing received for 15 s", "nada recibido en 15 s")),
             ("msg", "s", "c", "ping {nonce:8812}"),
             ("msg", "c", "s", "pong {nonce:8812}", {"dashed": True}),
-            ("divider", t("the peer vanished without FIN or RST (half-open)", "el otro extremo desapareció sin FIN ni RST (semiabierta)")),
+            (
+                "divider",
+                t(
+                    "the peer vanished without FIN or RST (half-open)",
+                    "el otro extremo desapareció sin FIN ni RST (semiabierta)",
+                ),
+            ),
             ("msg", "s", "c", "ping {nonce:8813}", {"lost": True}),
-            ("self", "s", t("no pong within 15 s:\nbye {timeout}, release (≤ 30 s)", "sin pong en 15 s:\nbye {timeout}, liberar (≤ 30 s)")),
-            ("self", "c", t("silence > 2·15 + 5 = 35 s:\nabort, reconnect", "silencio > 2·15 + 5 = 35 s:\nabortar, reconectar")),
+            (
+                "self",
+                "s",
+                t(
+                    "no pong within 15 s:\nbye {timeout}, release (≤ 30 s)",
+                    "sin pong en 15 s:\nbye {timeout}, liberar (≤ 30 s)",
+                ),
+            ),
+            (
+                "self",
+                "c",
+                t(
+                    "silence > 2·15 + 5 = 35 s:\nabort, reconnect",
+                    "silencio > 2·15 + 5 = 35 s:\nabortar, reconectar",
+                ),
+            ),
         ],
     )
 
@@ -262,10 +420,17 @@ def plot_reliability(lang: str, rel: dict[str, Any], out: Path) -> None:
     rest = [sr["fast_p50_ms_at_rest"], sr["fast_p99_ms_at_rest"]]
     stall = [sr["fast_p50_ms_with_stalled"], sr["fast_p99_ms_with_stalled"]]
     xs = range(len(labels))
-    b1 = a1.bar([x - 0.19 for x in xs], rest, 0.38, color="#9aa5b1",
-                label=_t(lang, "at rest", "en reposo"))
-    b2 = a1.bar([x + 0.19 for x in xs], stall, 0.38, color="#3b5bdb",
-                label=_t(lang, "one receiver stalled", "un receptor detenido"))
+    b1 = a1.bar(
+        [x - 0.19 for x in xs], rest, 0.38, color="#9aa5b1", label=_t(lang, "at rest", "en reposo")
+    )
+    b2 = a1.bar(
+        [x + 0.19 for x in xs],
+        stall,
+        0.38,
+        color="#3b5bdb",
+        label=_t(lang, "one receiver stalled", "un receptor detenido"),
+    )
+
     def num(v: float) -> str:
         return f"{v:g}".replace(".", ",") if lang == "es" else f"{v:g}"
 
@@ -276,20 +441,44 @@ def plot_reliability(lang: str, rel: dict[str, Any], out: Path) -> None:
     a1.set_title(_t(lang, "Latency of a healthy receiver", "Latencia de un receptor sano"))
     a1.legend(frameon=False, fontsize=7.5, loc="upper left")
     a1.set_ylim(0, max(stall + rest) * 1.45)
-    pts = [(_t(lang, "first", "primero"), rs["first_back_s"], 0.0), ("p50", rs["p50_back_s"], 50.0),
-           ("p90", rs["p90_back_s"], 90.0), ("100 %", rs["all_back_after_s"], 100.0)]
-    a2.step([0.0] + [p[1] for p in pts], [0.0] + [p[2] for p in pts], where="post",
-            color="#3b5bdb", lw=1.6)
+    pts = [
+        (_t(lang, "first", "primero"), rs["first_back_s"], 0.0),
+        ("p50", rs["p50_back_s"], 50.0),
+        ("p90", rs["p90_back_s"], 90.0),
+        ("100 %", rs["all_back_after_s"], 100.0),
+    ]
+    a2.step(
+        [0.0] + [p[1] for p in pts],
+        [0.0] + [p[2] for p in pts],
+        where="post",
+        color="#3b5bdb",
+        lw=1.6,
+    )
     a2.plot([p[1] for p in pts], [p[2] for p in pts], "o", color="#3b5bdb", ms=4)
     for name, x, y in pts:
-        a2.annotate(f"{name}: {num(x)} s", (x, y), textcoords="offset points",
-                    xytext=(6, 4) if y == 0 else (6, -11), ha="left",
-                    fontsize=7.5)
-    a2.set_xlabel(_t(lang, "seconds after the new server process is up",
-                     "segundos desde que el nuevo proceso servidor arranca"))
+        a2.annotate(
+            f"{name}: {num(x)} s",
+            (x, y),
+            textcoords="offset points",
+            xytext=(6, 4) if y == 0 else (6, -11),
+            ha="left",
+            fontsize=7.5,
+        )
+    a2.set_xlabel(
+        _t(
+            lang,
+            "seconds after the new server process is up",
+            "segundos desde que el nuevo proceso servidor arranca",
+        )
+    )
     a2.set_ylabel(_t(lang, "% of clients back", "% de clientes de vuelta"))
-    a2.set_title(_t(lang, f"Reconnect storm, {rs['clients']} clients",
-                    f"Tormenta de reconexiones, {rs['clients']} clientes"))
+    a2.set_title(
+        _t(
+            lang,
+            f"Reconnect storm, {rs['clients']} clients",
+            f"Tormenta de reconexiones, {rs['clients']} clientes",
+        )
+    )
     a2.set_ylim(-3, 108)
     a2.set_xlim(0, float(rs["all_back_after_s"]) * 1.35)
     fig.tight_layout()
@@ -312,8 +501,11 @@ def make_all(out_dir: Path, data: dict[str, Any]) -> list[Path]:
             p = out_dir / f"{name}.{lang}.svg"
             _dot(_states(lang, name), p)
             written.append(p)
-        for name, fn in (("seq_session", seq_session), ("seq_reconnect", seq_reconnect),
-                         ("seq_heartbeat", seq_heartbeat)):
+        for name, fn in (
+            ("seq_session", seq_session),
+            ("seq_reconnect", seq_reconnect),
+            ("seq_heartbeat", seq_heartbeat),
+        ):
             p = out_dir / f"{name}.{lang}.svg"
             render(fn(lang), p)
             written.append(p)

@@ -147,8 +147,14 @@ def reliability(root: Path) -> dict[str, Any]:
     g = [_num(x) for x in rs.groups()]
     out["reconnect_storm"] = dict(
         zip(
-            ("clients", "restart_gap_s", "first_back_s", "p50_back_s", "p90_back_s",
-             "all_back_after_s"),
+            (
+                "clients",
+                "restart_gap_s",
+                "first_back_s",
+                "p50_back_s",
+                "p90_back_s",
+                "all_back_after_s",
+            ),
             g,
             strict=True,
         )
@@ -164,8 +170,17 @@ def reliability(root: Path) -> dict[str, Any]:
     g = [_num(x) for x in cd.groups()]
     out["connect_drop"] = dict(
         zip(
-            ("connections", "in_flight", "seconds", "tasks_baseline", "tasks_after",
-             "rss_kb_baseline", "rss_kb_peak", "rss_kb_after", "rss_kb_after_second_wave"),
+            (
+                "connections",
+                "in_flight",
+                "seconds",
+                "tasks_baseline",
+                "tasks_after",
+                "rss_kb_baseline",
+                "rss_kb_peak",
+                "rss_kb_after",
+                "rss_kb_after_second_wave",
+            ),
             g,
             strict=True,
         )
@@ -228,8 +243,11 @@ def benchmarks(root: Path) -> dict[str, Any]:
     results = _section(md, "## Results")
     machine = _section(md, "## Machine and versions")
     if targets is None or results is None:
-        raise MissingInput("docs/benchmarks.md", BENCH_COMMAND,
-                           "has no 'Targets of the issue' or 'Results' section")
+        raise MissingInput(
+            "docs/benchmarks.md",
+            BENCH_COMMAND,
+            "has no 'Targets of the issue' or 'Results' section",
+        )
     generated = re.search(r"Generated (\d{4}-\d\d-\d\d[^.]*)\.", md)
     runs = re.search(r"median of (\d+) runs", md)
     plots = sorted((root / "docs" / "benchmarks").glob("*.png"))

@@ -86,8 +86,9 @@ def render(diagram: Diagram, path: Path) -> None:
                 lw=1.0,
             )
         )
-        ax.text(x, 0.29, label, ha="center", va="center", fontsize=8.6, color=INK,
-                fontweight="bold")
+        ax.text(
+            x, 0.29, label, ha="center", va="center", fontsize=8.6, color=INK, fontweight="bold"
+        )
         ax.plot([x, x], [0.5, height - 0.12], color="#9aa5b1", lw=0.9, ls=(0, (4, 3)), zorder=0)
 
     y = head
@@ -99,11 +100,27 @@ def render(diagram: Diagram, path: Path) -> None:
         if kind == "divider":
             mid = y + 0.55 * diagram.row
             ax.add_patch(
-                FancyBboxPatch((0.01, mid - 0.13), 0.98, 0.26, boxstyle="round,pad=0",
-                               fc=DIV, ec="none", zorder=1)
+                FancyBboxPatch(
+                    (0.01, mid - 0.13),
+                    0.98,
+                    0.26,
+                    boxstyle="round,pad=0",
+                    fc=DIV,
+                    ec="none",
+                    zorder=1,
+                )
             )
-            ax.text(0.5, mid, str(step[1]), ha="center", va="center", fontsize=7.8,
-                    color=MUTED, fontstyle="italic", zorder=2)
+            ax.text(
+                0.5,
+                mid,
+                str(step[1]),
+                ha="center",
+                va="center",
+                fontsize=7.8,
+                color=MUTED,
+                fontstyle="italic",
+                zorder=2,
+            )
             y += 1.1 * diagram.row
             continue
         if kind == "self":
@@ -114,11 +131,28 @@ def render(diagram: Diagram, path: Path) -> None:
             w = min(0.3, max(0.12, 0.0105 * max(len(s) for s in label.split("\n"))))
             x0 = min(max(x - w / 2, 0.005), 0.995 - w)
             ax.add_patch(
-                FancyBboxPatch((x0, y + 0.05), w, h - 0.02, boxstyle="round,pad=0,rounding_size=0.03",
-                               fc=NOTE, ec="#e0b84c", lw=0.8, zorder=3)
+                FancyBboxPatch(
+                    (x0, y + 0.05),
+                    w,
+                    h - 0.02,
+                    boxstyle="round,pad=0,rounding_size=0.03",
+                    fc=NOTE,
+                    ec="#e0b84c",
+                    lw=0.8,
+                    zorder=3,
+                )
             )
-            ax.text(x0 + w / 2, y + 0.05 + (h - 0.02) / 2, label, ha="center", va="center",
-                    fontsize=7.2, color=INK, zorder=4, linespacing=1.25)
+            ax.text(
+                x0 + w / 2,
+                y + 0.05 + (h - 0.02) / 2,
+                label,
+                ha="center",
+                va="center",
+                fontsize=7.2,
+                color=INK,
+                zorder=4,
+                linespacing=1.25,
+            )
             y += (1.15 + 0.45 * lines) * diagram.row
             continue
         # message
@@ -131,10 +165,22 @@ def render(diagram: Diagram, path: Path) -> None:
         color = LOST if opts.get("lost") else (MUTED if opts.get("dashed") else INK)
         if opts.get("lost"):
             xe = x1 + (x2 - x1) * 0.62
-            ax.annotate("", xy=(xe, ay), xytext=(x1, ay),
-                        arrowprops={"arrowstyle": "-", "color": color, "lw": 1.1})
-            ax.text(xe, ay, "\u2715", ha="center", va="center", fontsize=10, color=LOST,
-                    fontweight="bold")
+            ax.annotate(
+                "",
+                xy=(xe, ay),
+                xytext=(x1, ay),
+                arrowprops={"arrowstyle": "-", "color": color, "lw": 1.1},
+            )
+            ax.text(
+                xe,
+                ay,
+                "\u2715",
+                ha="center",
+                va="center",
+                fontsize=10,
+                color=LOST,
+                fontweight="bold",
+            )
         else:
             ax.annotate(
                 "",
@@ -149,10 +195,18 @@ def render(diagram: Diagram, path: Path) -> None:
                     "shrinkB": 0,
                 },
             )
-        ax.text((x1 + x2) / 2, ty, label, ha="center", va="center", fontsize=7.2,
-                color=LOST if opts.get("lost") else INK, family=["DejaVu Sans Mono"]
-                if opts.get("mono", True) else None, linespacing=1.2,
-                bbox={"fc": "white", "ec": "none", "pad": 0.6, "alpha": 0.9})
+        ax.text(
+            (x1 + x2) / 2,
+            ty,
+            label,
+            ha="center",
+            va="center",
+            fontsize=7.2,
+            color=LOST if opts.get("lost") else INK,
+            family=["DejaVu Sans Mono"] if opts.get("mono", True) else None,
+            linespacing=1.2,
+            bbox={"fc": "white", "ec": "none", "pad": 0.6, "alpha": 0.9},
+        )
         y += (1.0 + 0.45 * lines) * diagram.row
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
