@@ -2,12 +2,16 @@
 state), room rows (unread and mention badges, presence) and member rows. Avatars are circles
 with initials in a colour derived from the name.
 
-One function computes a message row's geometry (:meth:`MessageDelegate.layout`) and both
-painting and hit-testing (links, "Retry") use it, so what is clicked is what was drawn.
+One function computes a message row's geometry (:meth:`MessageDelegate.layout`) and the size
+hint, painting and hit-testing (links, "Retry") all use it, so a row is exactly as tall as what
+is drawn in it and what is clicked is what was drawn. Rows are laid out for the width of the
+view's viewport, which is the width the view paints them at; the view lays them out again when
+that width, its font, the language or the theme changes (:meth:`MessageView.refresh_layout`).
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,6 +37,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QPainter,
     QPainterPath,
+    QPalette,
     QPen,
     QTextDocument,
     QTextOption,
@@ -59,6 +64,16 @@ Index = QModelIndex | QPersistentModelIndex
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("MessageView", text)
+
+
+def scaled_font(font: QFont, factor: float) -> QFont:
+    """``font`` at ``factor`` times its size (whether it is set in points or in pixels)."""
+    f = QFont(font)
+    if f.pointSizeF() > 0:
+        f.setPointSizeF(f.pointSizeF() * factor)
+    elif f.pixelSize() > 0:
+        f.setPixelSize(max(1, round(f.pixelSize() * factor)))
+    return f
 
 
 def paint_avatar(
@@ -138,6 +153,18 @@ class MessageDelegate(QStyledItemDelegate):
     def text_width(self, total: int) -> int:
         return max(120, total - self.text_x() - self.RIGHT)
 
+    def event_width(self, total: int) -> int:
+        """Event lines have no state column on the right: they may use its room."""
+        return max(120, total - self.text_x() - self.PAD_X)
+
+    def row_width(self, option: QStyleOptionViewItem) -> int:
+        """The width rows are laid out for: the view's viewport, which is what :meth:`paint`
+        gets (a row hinted wider than the viewport is still painted at the viewport's width)."""
+        view = self.parent()
+        if isinstance(view, QAbstractScrollArea) and view.viewport().width() > 0:
+            return view.viewport().width()
+        return option.rect.width() if option.rect.width() > 0 else 300
+
     def clear_cache(self) -> None:
         self._docs.clear()
 
@@ -171,9 +198,37 @@ class MessageDelegate(QStyledItemDelegate):
         doc.setDefaultStyleSheet(f"body {{ color: {color}; }}")
         doc.setHtml(f"<body>{body}</body>")
         doc.setTextWidth(width)
+        self._remember(key, doc)
+        return doc
+
+    def _remember(self, key: tuple[object, ...], doc: QTextDocument) -> None:
         self._docs[key] = doc
         while len(self._docs) > 3000:
             self._docs.popitem(last=False)
+
+    @staticmethod
+    def event_text(index: Index) -> str:
+        return f"→  {index.data(Role.Text)}   ·   {format_time(index.data(Role.Ts))}"
+
+    def event_document(self, index: Index, width: int, font: QFont) -> QTextDocument:
+        """An event line ("bob joined the room · 10:32"), wrapped to ``width`` like a message
+        (a long topic change must not run off the row or be cut off)."""
+        small = scaled_font(font, 0.92)
+        text = self.event_text(index)  # the time follows the language: part of the key
+        key = ("event", index.data(Role.Key), text, width, small.toString())
+        doc = self._docs.get(key)
+        if doc is not None:
+            self._docs.move_to_end(key)
+            return doc
+        doc = QTextDocument()
+        doc.setDocumentMargin(0)
+        doc.setDefaultFont(small)
+        opt = QTextOption()
+        opt.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        doc.setDefaultTextOption(opt)
+        doc.setPlainText(text)
+        doc.setTextWidth(width)
+        self._remember(key, doc)
         return doc
 
     def layout(self, option: QStyleOptionViewItem, index: Index) -> _Layout:
@@ -192,8 +247,14 @@ class MessageDelegate(QStyledItemDelegate):
         tx = rect.left() + self.text_x()
         tw = self.text_width(rect.width())
         if kind == "event":
-            text = QRect(tx, y + 6, tw, fm.height())
-            return _Layout(rect.top(), day, divider, None, None, text, None, text.bottom() + 6 - y)
+            # the height counts from the row's top: a day separator or the unread divider
+            # above the line is part of the row (an event can start a day, e.g. "bob joined"
+            # before any message of the day)
+            ew = self.event_width(rect.width())
+            doc = self.event_document(index, ew, font)
+            text = QRect(tx, y + 6, ew, max(fm.height(), math.ceil(doc.size().height())))
+            height = text.bottom() + 6 - rect.top()
+            return _Layout(y, day, divider, None, None, text, None, height)
         show_header = bool(index.data(Role.ShowHeader))
         top = y
         if show_header:
@@ -218,11 +279,9 @@ class MessageDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        view = self.parent()
-        width = (
-            view.viewport().width() if isinstance(view, QAbstractScrollArea) else opt.rect.width()
-        )
-        opt.rect = QRect(0, 0, max(width, 300), 100)
+        # exactly the width paint() will get: a hint computed for another width (this used to
+        # be at least 300 px) gives a height that does not match the painted row
+        opt.rect = QRect(0, 0, self.row_width(opt), 100)
         return QSize(opt.rect.width(), self.layout(opt, index).height)
 
     # ------------------------------------------------------------------ painting
@@ -265,16 +324,12 @@ class MessageDelegate(QStyledItemDelegate):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(msg_rect.adjusted(1, 0, -2, -1))
         if index.data(Role.Kind) == "event":
-            f = QFont(option.font)
-            f.setPointSizeF(f.pointSizeF() * 0.92)
-            p.setFont(f)
-            p.setPen(QColor(t.muted))
-            when = format_time(index.data(Role.Ts))
-            p.drawText(
-                lay.text,
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                f"→  {index.data(Role.Text)}   ·   {when}",
-            )
+            doc = self.event_document(index, lay.text.width(), option.font)
+            dy = max(0.0, (lay.text.height() - doc.size().height()) / 2)
+            p.translate(QPointF(lay.text.left(), lay.text.top() + dy))
+            ctx = QAbstractTextDocumentLayout.PaintContext()
+            ctx.palette.setColor(QPalette.ColorRole.Text, QColor(t.muted))
+            doc.documentLayout().draw(p, ctx)
             p.restore()
             return
         sender = index.data(Role.Sender) or ""
@@ -289,8 +344,7 @@ class MessageDelegate(QStyledItemDelegate):
             p.drawText(
                 lay.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, sender
             )
-            small = QFont(option.font)
-            small.setPointSizeF(small.pointSizeF() * 0.85)
+            small = scaled_font(option.font, 0.85)
             p.setFont(small)
             p.setPen(QColor(t.muted))
             p.drawText(
@@ -299,8 +353,7 @@ class MessageDelegate(QStyledItemDelegate):
                 format_time(index.data(Role.Ts)),
             )
         elif hovered:
-            small = QFont(option.font)
-            small.setPointSizeF(small.pointSizeF() * 0.78)
+            small = scaled_font(option.font, 0.78)
             p.setFont(small)
             p.setPen(QColor(t.muted))
             p.drawText(
@@ -323,8 +376,7 @@ class MessageDelegate(QStyledItemDelegate):
         state = index.data(Role.State)
         if not state:
             return
-        small = QFont(option.font)
-        small.setPointSizeF(small.pointSizeF() * 0.82)
+        small = scaled_font(option.font, 0.82)
         p.setFont(small)
         fm = QFontMetrics(small)
         right = QRect(
@@ -381,8 +433,7 @@ class MessageDelegate(QStyledItemDelegate):
     ) -> tuple[QRect, QRect]:
         lay = lay or self.layout(option, index)
         assert lay.status is not None
-        small = QFont(option.font)
-        small.setPointSizeF(small.pointSizeF() * 0.82)
+        small = scaled_font(option.font, 0.82)
         small.setBold(True)
         fm = QFontMetrics(small)
         dw = fm.horizontalAdvance(QCoreApplication.translate("MessageView", "Discard")) + 12
@@ -394,9 +445,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     def _paint_day(self, p: QPainter, r: QRect, iso: str, font: QFont) -> None:
         t = themes.current()
-        f = QFont(font)
+        f = scaled_font(font, 0.85)
         f.setBold(True)
-        f.setPointSizeF(f.pointSizeF() * 0.85)
         p.setFont(f)
         fm = QFontMetrics(f)
         label = day_label(iso)
@@ -413,9 +463,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     def _paint_divider(self, p: QPainter, r: QRect, font: QFont) -> None:
         t = themes.current()
-        f = QFont(font)
+        f = scaled_font(font, 0.8)
         f.setBold(True)
-        f.setPointSizeF(f.pointSizeF() * 0.8)
         p.setFont(f)
         fm = QFontMetrics(f)
         label = QCoreApplication.translate("MessageView", "New messages")
@@ -522,9 +571,8 @@ class RoomDelegate(QStyledItemDelegate):
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if index.data(Role.Kind) == "header":
-            f = QFont(option.font)
+            f = scaled_font(option.font, 0.8)
             f.setBold(True)
-            f.setPointSizeF(f.pointSizeF() * 0.8)
             f.setCapitalization(QFont.Capitalization.AllUppercase)
             f.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 106)
             p.setFont(f)
@@ -568,9 +616,8 @@ class RoomDelegate(QStyledItemDelegate):
         # badge
         badge_w = 0
         if unread or loud:
-            f = QFont(option.font)
+            f = scaled_font(option.font, 0.8)
             f.setBold(True)
-            f.setPointSizeF(f.pointSizeF() * 0.8)
             p.setFont(f)
             bfm = QFontMetrics(f)
             count = loud if loud else unread

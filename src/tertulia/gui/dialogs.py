@@ -162,6 +162,7 @@ class ConnectWindow(QWidget):
                 lay.addLayout(w)
             else:
                 lay.addWidget(w)
+        self.keyring_available = keyring_available
         self.remember = QCheckBox(card)
         self.remember.setVisible(keyring_available)
         lay.addWidget(self.remember)
@@ -268,7 +269,8 @@ class ConnectWindow(QWidget):
                 user=user,
                 password=password,
                 register=self.register_mode,
-                remember=self.remember.isChecked() and self.remember.isVisible(),
+                # not remember.isVisible(): that is false too while the window is hidden
+                remember=self.remember.isChecked() and self.keyring_available,
             )
         )
 

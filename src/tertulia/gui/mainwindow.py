@@ -22,6 +22,7 @@ from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -52,6 +53,7 @@ from tertulia.gui.widgets import (
     Avatar,
     Composer,
     ConnectionBanner,
+    ElidedLabel,
     MessageView,
     Toast,
     TypingLabel,
@@ -61,6 +63,8 @@ from tertulia.gui.widgets import (
 __all__ = ["MainWindow"]
 
 SEARCH_MAX_PAGES = 30
+#: the timeline keeps at least this width: in a narrower window the member list folds away
+CENTER_MIN_WIDTH = 360
 
 
 def tr(text: str, n: int = -1) -> str:
@@ -80,12 +84,16 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.resize(1180, 760)
         self.setMinimumSize(720, 480)
+        self._members_wanted = True  # the members button's choice
+        self._members_fit: bool | None = None  # whether the window has room for the list
+        self._syncing_members = False
         root = QWidget(self)
         self.setCentralWidget(root)
         h = QHBoxLayout(root)
         h.setContentsMargins(0, 0, 0, 0)
         h.setSpacing(0)
-        h.addWidget(self._build_sidebar())
+        self.sidebar = self._build_sidebar()
+        h.addWidget(self.sidebar)
         h.addWidget(self._build_center(), 1)
         h.addWidget(self._build_members())
         self.members_panel.setVisible(True)
@@ -118,7 +126,7 @@ class MainWindow(QMainWindow):
         titles.setSpacing(0)
         self.side_title = QLabel("Tertulia", side)
         self.side_title.setObjectName("SidebarTitle")
-        self.side_server = QLabel(self.server, side)
+        self.side_server = ElidedLabel(self.server, side)
         self.side_server.setObjectName("SidebarServer")
         titles.addWidget(self.side_title)
         titles.addWidget(self.side_server)
@@ -154,9 +162,9 @@ class MainWindow(QMainWindow):
         mh.addWidget(self.me_avatar)
         mv = QVBoxLayout()
         mv.setSpacing(0)
-        self.me_name = QLabel(self.store.me, me)
+        self.me_name = ElidedLabel(self.store.me, me)
         self.me_name.setObjectName("MeName")
-        self.me_status = QLabel(me)
+        self.me_status = ElidedLabel("", me)
         self.me_status.setObjectName("MeStatus")
         mv.addWidget(self.me_name)
         mv.addWidget(self.me_status)
@@ -195,12 +203,14 @@ class MainWindow(QMainWindow):
         hh.addWidget(self.room_avatar)
         tv = QVBoxLayout()
         tv.setSpacing(1)
-        self.room_title = QLabel(header)
+        # elided to the room they get, with the whole text as tooltip: a long topic or name,
+        # or a long translation, never pushes the header wider than the window
+        self.room_title = ElidedLabel("", header)
         self.room_title.setObjectName("RoomTitle")
-        self.room_topic = QLabel(header)
+        self.room_topic = ElidedLabel("", header)
         self.room_topic.setObjectName("RoomTopic")
         self.room_topic.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.room_topic.mousePressEvent = lambda e: self.edit_topic()  # type: ignore[method-assign]
+        self.room_topic.clicked.connect(self.edit_topic)
         tv.addWidget(self.room_title)
         tv.addWidget(self.room_topic)
         hh.addLayout(tv, 1)
@@ -214,7 +224,7 @@ class MainWindow(QMainWindow):
         self.members_button.setIconSize(QSize(18, 18))
         self.members_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.members_button.setChecked(True)
-        self.members_button.toggled.connect(lambda on: self.members_panel.setVisible(on))
+        self.members_button.toggled.connect(self._members_toggled)
         hh.addWidget(self.search_button)
         hh.addWidget(self.members_button)
         v.addWidget(header)
@@ -226,8 +236,11 @@ class MainWindow(QMainWindow):
         # search bar
         self.search_bar = QFrame(center)
         self.search_bar.setObjectName("SearchBar")
-        sh = QHBoxLayout(self.search_bar)
-        sh.setContentsMargins(16, 6, 12, 6)
+        self._search_grid = QGridLayout(self.search_bar)
+        self._search_grid.setContentsMargins(16, 6, 12, 6)
+        self._search_grid.setHorizontalSpacing(6)
+        self._search_grid.setVerticalSpacing(6)
+        self._search_older_below: bool | None = None
         self.search_edit = QLineEdit(self.search_bar)
         self.search_edit.setObjectName("searchEdit")
         self.search_edit.setClearButtonEnabled(True)
@@ -245,15 +258,18 @@ class MainWindow(QMainWindow):
         self.search_close = QToolButton(self.search_bar)
         self.search_close.setText("✕")
         self.search_close.clicked.connect(self.close_search)
-        for w in (
-            self.search_edit,
-            self.search_count,
-            self.search_prev,
-            self.search_next,
-            self.search_older,
-            self.search_close,
+        for col, w in enumerate(
+            (
+                self.search_edit,
+                self.search_count,
+                self.search_prev,
+                self.search_next,
+                self.search_older,
+                self.search_close,
+            )
         ):
-            sh.addWidget(w, 1 if w is self.search_edit else 0)
+            self._search_grid.addWidget(w, 0, col)
+        self._search_grid.setColumnStretch(0, 1)
         self.search_bar.hide()
         v.addWidget(self.search_bar)
         # timeline
@@ -283,6 +299,7 @@ class MainWindow(QMainWindow):
         self.jump_latest.hide()
         self.toast = Toast(self.area)
         self.area.installEventFilter(self)
+        self.search_bar.installEventFilter(self)
         v.addWidget(self.area, 1)
         self.typing_label = TypingLabel(center)
         v.addWidget(self.typing_label)
@@ -316,7 +333,7 @@ class MainWindow(QMainWindow):
         panel.setFixedWidth(230)
         v = QVBoxLayout(panel)
         v.setContentsMargins(0, 16, 0, 0)
-        self.members_title = QLabel(panel)
+        self.members_title = ElidedLabel("", panel)
         self.members_title.setObjectName("PanelTitle")
         self.members_title.setContentsMargins(18, 0, 0, 6)
         v.addWidget(self.members_title)
@@ -395,6 +412,8 @@ class MainWindow(QMainWindow):
             QCoreApplication.translate("MainWindow", "Search this room")
         )
         self.search_older.setText(QCoreApplication.translate("MainWindow", "Search older messages"))
+        self._search_older_below = None
+        self._place_search_older()
         self.send_button.setToolTip(QCoreApplication.translate("MainWindow", "Send"))
         self.send_button.setAccessibleName(QCoreApplication.translate("MainWindow", "Send"))
         self.room_view.setAccessibleName(QCoreApplication.translate("MainWindow", "Rooms"))
@@ -490,12 +509,7 @@ class MainWindow(QMainWindow):
             if st.is_dm
             else QCoreApplication.translate("MainWindow", "No topic yet — click to set one")
         )
-        self.room_topic.setText(
-            self.room_topic.fontMetrics().elidedText(
-                topic, Qt.TextElideMode.ElideRight, max(200, self.width() - 700)
-            )
-        )
-        self.room_topic.setToolTip(st.topic)
+        self.room_topic.setText(topic)  # elided to the label's own width, whole as tooltip
         count = st.member_count or st.members.rowCount()
         self.members_button.setText(str(count))
         self.members_button.setToolTip(
@@ -690,6 +704,8 @@ class MainWindow(QMainWindow):
     def eventFilter(self, obj: QObject, e: QEvent) -> bool:
         if obj is self.area and e.type() == QEvent.Type.Resize:
             self._place_overlays()
+        if obj is self.search_bar and e.type() == QEvent.Type.Resize:
+            self._place_search_older()
         if obj is self.composer and e.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
             self.composer_frame.setProperty("focused", e.type() == QEvent.Type.FocusIn)
             self.composer_frame.style().unpolish(self.composer_frame)
@@ -698,7 +714,27 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, e: QResizeEvent) -> None:
         super().resizeEvent(e)
-        self._room_updated(self.store.current or "")
+        self._fit_members_panel()
+
+    def _members_toggled(self, on: bool) -> None:
+        if not self._syncing_members:
+            self._members_wanted = on
+            self.members_panel.setVisible(on)
+
+    def _fit_members_panel(self) -> None:
+        """Fold the member list away while the window is too narrow for it and a usable
+        timeline (a tiling window manager, half of a small screen), and bring it back when
+        there is room again, unless it was closed with the members button."""
+        room = self.width() - self.sidebar.minimumWidth() - self.members_panel.minimumWidth()
+        fits = room >= CENTER_MIN_WIDTH
+        if fits == self._members_fit:
+            return
+        self._members_fit = fits
+        show = fits and self._members_wanted
+        self.members_panel.setVisible(show)
+        self._syncing_members = True
+        self.members_button.setChecked(show)
+        self._syncing_members = False
 
     # ------------------------------------------------------------------ composer
 
@@ -737,8 +773,12 @@ class MainWindow(QMainWindow):
         self.search_edit.setFocus()
         self.search_edit.selectAll()
 
+    def search_open(self) -> bool:
+        """Whether the search bar is open (also while the window itself is hidden)."""
+        return not self.search_bar.isHidden()
+
     def close_search(self) -> None:
-        if not self.search_bar.isVisible():
+        if not self.search_open():
             return
         self.search_bar.hide()
         self.search_edit.blockSignals(True)
@@ -748,7 +788,7 @@ class MainWindow(QMainWindow):
         self.composer.setFocus()
 
     def _search_changed(self, text: str) -> None:
-        if self.search_bar.isVisible():
+        if self.search_open():
             self._apply_search(text)
 
     def _apply_search(self, text: str) -> None:
@@ -780,6 +820,36 @@ class MainWindow(QMainWindow):
         else:
             self.search_count.setText("")
         self.search_older.setVisible(bool(self.search_edit.text().strip()) and st.more_history)
+        self._place_search_older()
+
+    def _place_search_older(self) -> None:
+        """ "Search older messages" beside the search field, or under it when the bar is too
+        narrow for both (a narrow window, a longer translation): never squeezed and cut off."""
+        g = self._search_grid
+        m = g.contentsMargins()
+        buttons = (
+            self.search_count,
+            self.search_prev,
+            self.search_next,
+            self.search_older,
+            self.search_close,
+        )
+        need = (
+            m.left()
+            + m.right()
+            + len(buttons) * g.horizontalSpacing()
+            + sum(w.sizeHint().width() for w in buttons if not w.isHidden())
+            + self.search_edit.fontMetrics().averageCharWidth() * 14
+        )
+        below = self.search_bar.width() < need
+        if below == self._search_older_below:
+            return
+        self._search_older_below = below
+        g.removeWidget(self.search_older)
+        if below:
+            g.addWidget(self.search_older, 1, 0, 1, 6, Qt.AlignmentFlag.AlignRight)
+        else:
+            g.addWidget(self.search_older, 0, 4)
 
     def _search_step(self, delta: int) -> None:
         if not self._search_rows:
@@ -813,11 +883,7 @@ class MainWindow(QMainWindow):
     def keyPressEvent(self, e: object) -> None:
         from PySide6.QtGui import QKeyEvent
 
-        if (
-            isinstance(e, QKeyEvent)
-            and e.key() == Qt.Key.Key_Escape
-            and self.search_bar.isVisible()
-        ):
+        if isinstance(e, QKeyEvent) and e.key() == Qt.Key.Key_Escape and self.search_open():
             self.close_search()
             return
         super().keyPressEvent(e)  # type: ignore[arg-type]

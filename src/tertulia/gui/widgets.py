@@ -35,13 +35,14 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QFrame,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QListView,
     QMenu,
@@ -60,7 +61,15 @@ from tertulia.gui.icons import paint_icon
 from tertulia.gui.models import MessageModel, Role
 from tertulia.gui.textfmt import EMOJI
 
-__all__ = ["Avatar", "Composer", "ConnectionBanner", "MessageView", "Toast", "TypingLabel"]
+__all__ = [
+    "Avatar",
+    "Composer",
+    "ConnectionBanner",
+    "ElidedLabel",
+    "MessageView",
+    "Toast",
+    "TypingLabel",
+]
 
 #: the banner stays hidden for blips shorter than this (ms)
 BANNER_DELAY_MS = 1500
@@ -167,6 +176,8 @@ class MessageView(QListView):
         self.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def refresh_layout(self) -> None:
+        """Lay every row out again: their heights depend on the width, the font, the language
+        (times, day names) and the theme."""
         self.delegate.clear_cache()
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
@@ -175,6 +186,17 @@ class MessageView(QListView):
         super().resizeEvent(e)
         if self._stick:
             QTimer.singleShot(0, self._finish_scroll)
+
+    def changeEvent(self, e: QEvent) -> None:
+        super().changeEvent(e)
+        # whoever changes the font (zoom), the language or the style (theme), the rows' size
+        # hints change with it: never leave rows at heights measured for the old one
+        if e.type() in (
+            QEvent.Type.FontChange,
+            QEvent.Type.LanguageChange,
+            QEvent.Type.StyleChange,
+        ):
+            self.refresh_layout()
 
     # ------------------------------------------------------------------ mouse
 
@@ -404,22 +426,30 @@ class ConnectionBanner(QFrame):
     retryClicked = Signal()
     loginClicked = Signal()
 
+    #: below this many average characters beside the button, the button goes under the text
+    MIN_LABEL_CHARS = 16
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Banner")
         self.setAccessibleName(QCoreApplication.translate("Banner", "Connection status"))
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(16, 7, 12, 7)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(16, 7, 12, 7)
+        self._grid.setHorizontalSpacing(8)
+        self._grid.setVerticalSpacing(6)
         self.icon = QLabel("", self)
         self.label = QLabel(self)
-        self.label.setWordWrap(True)
+        self.label.setWordWrap(True)  # never cut off: a narrow window gets more lines
         self.button = QPushButton(self)
         self.button.setObjectName("BannerButton")
         self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.button.clicked.connect(self._clicked)
-        lay.addWidget(self.icon)
-        lay.addWidget(self.label, 1)
-        lay.addWidget(self.button)
+        self._grid.addWidget(self.icon, 0, 0)
+        self._grid.addWidget(self.label, 0, 1)
+        self._grid.setColumnStretch(1, 1)
+        self._stacked: bool | None = None
+        self._place_button()
         self.hide()
         self._state = ConnState.CONNECTED
         self._deadline: float | None = None
@@ -432,13 +462,19 @@ class ConnectionBanner(QFrame):
         self._hide.timeout.connect(self.hide)
         self.down_since: float | None = None
 
+    def is_up(self) -> bool:
+        """Whether the banner is showing a state. Not :meth:`isVisible`: that is also false
+        while the window is hidden (in the tray, on another desktop...), and the banner must
+        follow the connection then too, or it shows a stale state when the window comes back."""
+        return not self.isHidden()
+
     def set_state(self, ev: ConnectionStateChanged) -> None:
         self._state = ev.state
         if ev.state is ConnState.CONNECTED:
             self._appear.stop()
             self._tick.stop()
             self.down_since = None
-            if self.isVisible() and self.property("severity") != "ok":
+            if self.is_up() and self.property("severity") != "ok":
                 self._set_severity("ok")
                 self._render()
                 self._hide.start()
@@ -457,7 +493,7 @@ class ConnectionBanner(QFrame):
             self._show_now()
             return
         self._set_severity("warning")
-        if self.isVisible():
+        if self.is_up():
             self._render()
         elif not self._appear.isActive():
             self._appear.start()
@@ -491,10 +527,11 @@ class ConnectionBanner(QFrame):
             left = max(0, math.ceil(self._deadline - time.monotonic() - 0.05))
             self.icon.setText("⟳")
             if left > 0:
+                # a no-break space keeps the number with its unit when the text wraps
                 self.label.setText(
-                    QCoreApplication.translate(
-                        "Banner", "Connection lost. Reconnecting in %1 s…"
-                    ).replace("%1", str(left))
+                    QCoreApplication.translate("Banner", "Connection lost. Reconnecting in %1 s…")
+                    .replace("%1 ", "%1\u00a0")
+                    .replace("%1", str(left))
                 )
             else:
                 self.label.setText(
@@ -505,6 +542,34 @@ class ConnectionBanner(QFrame):
             self.icon.setText("⟳")
             self.label.setText(QCoreApplication.translate("Banner", "Connection lost. Connecting…"))
             self.button.setText(QCoreApplication.translate("Banner", "Retry now"))
+        self._place_button()
+
+    def _place_button(self) -> None:
+        """Beside the text, or under it when that would leave the text too little room (a
+        narrow window, a long translation): the button is never squeezed or cut off."""
+        m = self._grid.contentsMargins()
+        gap = self._grid.horizontalSpacing()
+        room = (
+            self.width()
+            - m.left()
+            - m.right()
+            - self.icon.sizeHint().width()
+            - self.button.sizeHint().width()
+            - 2 * gap
+        )
+        stacked = room < self.label.fontMetrics().averageCharWidth() * self.MIN_LABEL_CHARS
+        if stacked == self._stacked:
+            return
+        self._stacked = stacked
+        self._grid.removeWidget(self.button)
+        if stacked:
+            self._grid.addWidget(self.button, 1, 1, Qt.AlignmentFlag.AlignLeft)
+        else:
+            self._grid.addWidget(self.button, 0, 2, Qt.AlignmentFlag.AlignVCenter)
+
+    def resizeEvent(self, e: QResizeEvent) -> None:
+        super().resizeEvent(e)
+        self._place_button()
 
     def _clicked(self) -> None:
         if self._state is ConnState.OFFLINE:
@@ -514,13 +579,88 @@ class ConnectionBanner(QFrame):
 
     def changeEvent(self, e: QEvent) -> None:
         super().changeEvent(e)
-        if e.type() == QEvent.Type.LanguageChange and self.isVisible():
+        if e.type() == QEvent.Type.LanguageChange and self.is_up():
             self._render()
 
 
-class TypingLabel(QLabel):
+class ElidedLabel(QLabel):
+    """A one-line label that fits the room it gets instead of demanding room for its text.
+
+    A plain :class:`QLabel` asks its layout for the whole width of its text: a long text (a
+    translation, a topic, a name) then makes the window wider than it is and gets cut off at an
+    arbitrary place. This one shrinks to a few characters, draws its text elided with "…" to
+    its current width, and then shows the whole text as its tooltip. :meth:`text` is always the
+    whole text (screen readers read it too). ``clicked`` is emitted on a left click.
+    """
+
+    clicked = Signal()
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._tip = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._update_tip()
+
+    def setToolTip(self, tip: str) -> None:
+        """A tooltip shown when the text is not elided (when it is, the whole text is)."""
+        self._tip = tip
+        self._update_tip()
+
+    def elided_text(self) -> str:
+        return self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width())
+        )
+
+    def is_elided(self) -> bool:
+        return self.elided_text() != self.text()
+
+    def _update_tip(self) -> None:
+        super().setToolTip(self.text() if self.is_elided() else self._tip)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        m = self.contentsMargins()
+        few = self.fontMetrics().horizontalAdvance("Mmm…") + m.left() + m.right()
+        return QSize(min(hint.width(), few), hint.height())
+
+    def paintEvent(self, e: QPaintEvent) -> None:
+        p = QPainter(self)
+        self.drawFrame(p)
+        self.style().drawItemText(
+            p,
+            self.contentsRect(),
+            int(self.alignment()),
+            self.palette(),
+            self.isEnabled(),
+            self.elided_text(),
+            self.foregroundRole(),
+        )
+        p.end()
+
+    def resizeEvent(self, e: QResizeEvent) -> None:
+        super().resizeEvent(e)
+        self._update_tip()
+
+    def changeEvent(self, e: QEvent) -> None:
+        super().changeEvent(e)
+        if e.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._update_tip()
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        if e.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+            e.accept()
+            return
+        super().mousePressEvent(e)
+
+
+class TypingLabel(ElidedLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("", parent)
         self.setObjectName("TypingLabel")
         self.setContentsMargins(22, 0, 0, 0)
         self.setFixedHeight(QFontMetrics(self.font()).height() + 6)
@@ -550,6 +690,8 @@ class TypingLabel(QLabel):
         super().changeEvent(e)
         if e.type() == QEvent.Type.LanguageChange:
             self._render()
+        elif e.type() == QEvent.Type.FontChange:  # zoom: a height for the old font cuts it off
+            self.setFixedHeight(QFontMetrics(self.font()).height() + 6)
 
 
 class Avatar(QWidget):
