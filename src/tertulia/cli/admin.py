@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from tertulia.cli.common import CliError, read_password, run_async
 from tertulia.server.config import ServerConfig, load_config
 from tertulia.server.names import InvalidName, normalize_name
 from tertulia.server.passwords import Passwords
 from tertulia.server.storage.base import NameTakenError, Storage
+
+T = TypeVar("T")
 
 __all__ = ["register"]
 
@@ -88,20 +92,9 @@ def _user_add(args: argparse.Namespace) -> int:
     if len(password) < cfg.passwords.min_length:
         return _fail(f"password must be at least {cfg.passwords.min_length} characters")
 
-    async def go() -> None:
-        storage = _open(cfg)
-        await storage.open()
-        try:
-            pw = Passwords(cfg.passwords)
-            try:
-                await storage.create_user(name, await pw.hash(password), is_admin=args.admin)
-            finally:
-                pw.close()
-        finally:
-            await storage.close()
-
+    pw_hash = _hash(cfg, password)
     try:
-        run_async(go())
+        _on_storage(cfg, lambda st: st.create_user(name, pw_hash, is_admin=args.admin))
     except NameTakenError:
         return _fail(f"user {name!r} already exists")
     print(f"created user {name}{' (admin)' if args.admin else ''}")
@@ -111,20 +104,10 @@ def _user_add(args: argparse.Namespace) -> int:
 def _user_list(args: argparse.Namespace) -> int:
     cfg = _config(args)
 
-    async def go() -> list[tuple[str, bool, bool, int]]:
-        storage = _open(cfg)
-        await storage.open()
-        try:
-            return [
-                (u.name, u.is_admin, u.disabled, u.created_at) for u in await storage.list_users()
-            ]
-        finally:
-            await storage.close()
-
-    for name, is_admin, disabled, created in run_async(go()):
-        when = datetime.fromtimestamp(created / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-        flags = ",".join(f for f, on in (("admin", is_admin), ("disabled", disabled)) if on)
-        print(f"{name}\t{when}\t{flags}")
+    for u in _on_storage(cfg, lambda st: st.list_users()):
+        when = datetime.fromtimestamp(u.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        flags = ",".join(f for f, on in (("admin", u.is_admin), ("disabled", u.disabled)) if on)
+        print(f"{u.name}\t{when}\t{flags}")
     return 0
 
 
@@ -138,19 +121,8 @@ def _user_passwd(args: argparse.Namespace) -> int:
     if len(password) < cfg.passwords.min_length:
         return _fail(f"password must be at least {cfg.passwords.min_length} characters")
 
-    async def go() -> bool:
-        storage = _open(cfg)
-        await storage.open()
-        try:
-            pw = Passwords(cfg.passwords)
-            try:
-                return await storage.set_password(name, await pw.hash(password))
-            finally:
-                pw.close()
-        finally:
-            await storage.close()
-
-    if not run_async(go()):
+    pw_hash = _hash(cfg, password)
+    if not _on_storage(cfg, lambda st: st.set_password(name, pw_hash)):
         return _fail(f"no user {name!r}")
     print(f"password changed for {name}")
     return 0
@@ -179,16 +151,7 @@ def _user_disable(args: argparse.Namespace) -> int:
     if answer is not None:
         ok = bool(answer.get("ok"))
     else:
-
-        async def go() -> bool:
-            storage = _open(cfg)
-            await storage.open()
-            try:
-                return await storage.set_disabled(name, args.disabled)
-            finally:
-                await storage.close()
-
-        ok = run_async(go())
+        ok = _on_storage(cfg, lambda st: st.set_disabled(name, args.disabled))
     if not ok:
         return _fail(f"no user {name!r}")
     print(f"{verb}d user {name}")
@@ -206,19 +169,14 @@ def _room_close(args: argparse.Namespace) -> int:
         ok = bool(answer.get("ok"))
     else:
 
-        async def go() -> bool:
-            storage = _open(cfg)
-            await storage.open()
-            try:
-                room = await storage.get_room(name)
-                if room is None or room.closed:
-                    return False
-                await storage.close_room(name)
-                return True
-            finally:
-                await storage.close()
+        async def close(storage: Storage) -> bool:
+            room = await storage.get_room(name)
+            if room is None or room.closed:
+                return False
+            await storage.close_room(name)
+            return True
 
-        ok = run_async(go())
+        ok = _on_storage(cfg, close)
     if not ok:
         return _fail(f"no open room {name!r}")
     print(f"closed room {name}")
@@ -275,6 +233,29 @@ def _sessions(args: argparse.Namespace) -> int:
         expires = "" if u["expires_in"] is None else f"{u['expires_in']} s"
         print(f"{u['user']:<20} {u['status']:<8} {len(conns):>5} {queued:>9} {age:>9}  {expires}")
     return 0
+
+
+def _hash(cfg: ServerConfig, password: str) -> str:
+    """argon2id at the server's configured cost (synchronously: a CLI has no loop to spare)."""
+    pw = Passwords(cfg.passwords)
+    try:
+        return pw.hash_sync(password)
+    finally:
+        pw.close()
+
+
+def _on_storage(cfg: ServerConfig, fn: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the data directory's storage, run ``fn`` on it, and close it again."""
+
+    async def go() -> T:
+        storage = _open(cfg)
+        await storage.open()
+        try:
+            return await fn(storage)
+        finally:
+            await storage.close()
+
+    return run_async(go())
 
 
 def _open(cfg: ServerConfig) -> Storage:
