@@ -1,23 +1,34 @@
-# Every target creates and reuses .venv on its own.
+# Every target creates and reuses .venv on its own, installing only what it needs: `make run`
+# the server alone (a plain install, as `pip install tertulia` gives), `make test` the dev extra.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest venv clean
+.PHONY: run test lint typecheck pytest venv clean install-check
+
+$(RUN_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUN_STAMP)
 
 venv: $(STAMP)
 
 ## make run: start a server on the embedded defaults (SQLite, self-signed TLS, ./data)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/tertulia server --data-dir data $(ARGS)
+
+## make install-check: every install line the docs give (no extras, [gui], [postgres,redis]),
+## each in a new virtualenv from the built wheel, starts a server and chats through it
+install-check:
+	$(PYTHON) scripts/install_check.py $(ARGS)
 
 ## make test: linters, type checks and the whole test suite
 test: lint typecheck pytest
@@ -45,7 +56,9 @@ GUI_QM := $(GUI_TS:.ts=.qm)
 
 translations: $(GUI_QM)
 
-src/tertulia/gui/translations/%.qm: src/tertulia/gui/translations/%.ts $(STAMP)
+# the .qm files are committed (a wheel built from a clean checkout must carry them); a test
+# checks that they match their .ts
+src/tertulia/gui/translations/%.qm: src/tertulia/gui/translations/%.ts | $(STAMP)
 	$(VENV)/bin/pyside6-lrelease -silent $< -qm $@
 
 ## make translations-update: collect new and changed GUI strings into the .ts files

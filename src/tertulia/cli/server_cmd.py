@@ -176,11 +176,15 @@ def _apply_tls_groups(cfg: ServerConfig) -> None:
 
 async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | None = None) -> int:
     from tertulia.server.app import Server
-    from tertulia.server.bus.redis import BusError
+    from tertulia.server.bus.base import BusError
     from tertulia.server.storage.base import StorageError
     from tertulia.transport.tls import TLSIdentityError
 
-    server = Server(cfg)
+    try:
+        server = Server(cfg)
+    except (StorageError, BusError) as exc:
+        print(f"tertulia: {exc}", file=sys.stderr)
+        return 1
     try:
         await server.start()
     except TLSIdentityError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib.util
 import itertools
 import logging
 import ssl
@@ -19,7 +20,7 @@ from pathlib import Path
 from tertulia.proto import ErrorCode, encode
 from tertulia.proto import messages as m
 from tertulia.server.bootstrap import bootstrap_admin
-from tertulia.server.bus.base import Bus
+from tertulia.server.bus.base import Bus, BusError
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.config import ServerConfig
 from tertulia.server.guard import Guard
@@ -59,6 +60,7 @@ def open_storage(config: ServerConfig) -> Storage:
     """The storage selected by the configuration: PostgreSQL if ``store.url`` is set, else the
     embedded SQLite database (backed up first if a schema migration is pending)."""
     if config.store.url:
+        _require("asyncpg", "a PostgreSQL store (store.url)", "postgres", StorageError)
         from tertulia.server.storage.postgres import PostgresStorage
 
         return PostgresStorage(
@@ -76,12 +78,22 @@ def open_storage(config: ServerConfig) -> Storage:
 def open_bus(config: ServerConfig) -> Bus:
     """The bus selected by the configuration: Redis if ``bus.url`` is set, else none."""
     if config.bus.url:
+        _require("redis", "a Redis bus (bus.url)", "redis", BusError)
         from tertulia.server.bus.redis import RedisBus
 
         return RedisBus(
             config.bus.url, prefix=config.bus.prefix, presence_ttl=config.bus.presence_ttl
         )
     return LocalBus()
+
+
+def _require(module: str, what: str, extra: str, error: type[Exception]) -> None:
+    """Cluster mode's drivers are optional extras: say which one to install, not a traceback."""
+    if importlib.util.find_spec(module) is None:
+        raise error(
+            f"{what} needs the Python package {module!r}, which is not installed:"
+            f" pip install 'tertulia[{extra}]'"
+        )
 
 
 class Server:

@@ -22,6 +22,7 @@ from tertulia.server.bus.presence import LocalPresence, PresenceDirectory
 
 __all__ = [
     "Bus",
+    "BusError",
     "BusEvent",
     "MemberChanged",
     "MemberRemoved",
@@ -37,6 +38,10 @@ __all__ = [
     "decode_event",
     "encode_event",
 ]
+
+
+class BusError(Exception):
+    """The bus cannot start (Redis unreachable at startup, or its client library missing)."""
 
 
 class _Event(msgspec.Struct, tag_field="k", kw_only=True):

@@ -42,7 +42,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tertulia.server.bus.base import Bus, BusEvent, decode_event, encode_event
+from tertulia.server.bus.base import Bus, BusError, BusEvent, decode_event, encode_event
 from tertulia.server.bus.redis_presence import Command, RedisPresence
 
 __all__ = ["BusError", "RedisBus", "redact_url"]
@@ -52,10 +52,6 @@ log = logging.getLogger("tertulia.server.bus.redis")
 _RESYNC = b"resync"
 _NET_ERRORS = (RedisError, OSError, ConnectionError, TimeoutError)
 _MAX_PIPELINE = 1000
-
-
-class BusError(Exception):
-    """The bus cannot start (Redis unreachable at startup)."""
 
 
 def redact_url(url: str) -> str:
