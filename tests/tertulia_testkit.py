@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +109,6 @@ class ServerProcess:
         self.tls = tls
         #: the server's stderr goes to a file: a pipe nobody reads would block its logging
         self.stderr_path = data_dir.parent / f"{data_dir.name}.stderr.log"
-        #: stdout lines after startup (read by a thread for the same reason)
-        self.output: list[str] = []
         self.host = "127.0.0.1"
         self.port = 0
         self.fingerprint = ""
@@ -144,44 +141,32 @@ class ServerProcess:
         ]
         if not self.tls:
             cmd.append("--insecure-no-tls")
+        start_at = self.stderr_path.stat().st_size if self.stderr_path.exists() else 0
         with open(self.stderr_path, "a", encoding="utf-8") as err_file:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=err_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        # the start banner is logged (stderr): read this start's lines of the log file
         deadline = time.monotonic() + timeout * SCALE
-        assert self.proc.stdout is not None
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                self.proc.wait(10)
-                raise RuntimeError(f"server exited: {self.stderr_path.read_text()[-4000:]}")
-            if mo := re.search(r"listening on (\S+):(\d+)", line):
+            with open(self.stderr_path, encoding="utf-8", errors="replace") as fh:
+                fh.seek(start_at)
+                text = fh.read()
+            if mo := re.search(r"initial admin password written to (\S+) ", text):
+                self.admin_password = Path(mo.group(1)).read_text().strip()
+            if mo := re.search(r"Health and metrics: http://\S+:(\d+)/", text):
+                self.http_port = int(mo.group(1))
+            if mo := re.search(r"listening on (\S+):(\d+)", text):
                 self.port = int(mo.group(2))
                 if not self.tls:
-                    self._drain_stdout()
                     return
-            if mo := re.match(r"Health and metrics: http://\S+:(\d+)/", line):
-                self.http_port = int(mo.group(1))
-            if line.startswith("Initial admin password"):
-                self.admin_password = line.rsplit(" ", 1)[1].strip()
-            if line.startswith("Fingerprint: "):
-                self.fingerprint = line.split(" ", 1)[1].strip()
-                self._drain_stdout()
+            if self.tls and (mo := re.search(r"Fingerprint: (\S+)", text)):
+                self.fingerprint = mo.group(1)
                 return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {text[-4000:]}")
+            time.sleep(0.02)
         raise RuntimeError("server did not start in time")
-
-    def _drain_stdout(self) -> None:
-        proc = self.proc
-        assert proc is not None and proc.stdout is not None
-        stdout = proc.stdout
-
-        def pump() -> None:
-            try:
-                for line in stdout:
-                    self.output.append(line)
-            except (OSError, ValueError):
-                pass  # closed by kill()/terminate()
-
-        self._pump = threading.Thread(target=pump, name="server-stdout", daemon=True)
-        self._pump.start()
 
     def kill(self) -> None:
         """SIGKILL: no graceful anything."""
@@ -200,12 +185,7 @@ class ServerProcess:
         return rc
 
     def _close_pipes(self) -> None:
-        assert self.proc is not None
-        pump = getattr(self, "_pump", None)
-        if pump is not None:
-            pump.join(5)  # the process is gone: its stdout reaches EOF
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        """Nothing to close: the server's output goes to ``stderr_path``."""
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

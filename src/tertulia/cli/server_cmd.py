@@ -30,6 +30,8 @@ from tertulia.server.config import DEFAULT_PORT, ConfigError, ServerConfig, load
 __all__ = ["register"]
 
 log = logging.getLogger("tertulia.server")
+#: start, reload and stop messages: logged whatever --log-level says (see logfmt)
+banner = logging.getLogger("tertulia.server.start")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,8 +92,19 @@ def _load(args: argparse.Namespace) -> ServerConfig:
     return cfg
 
 
+def _config_error(args: argparse.Namespace, exc: ConfigError) -> int:
+    """One line naming the setting (and the file, when the message does not already)."""
+    text = str(exc)
+    if args.config is not None and "config file" not in text and "TERTULIA__" not in text:
+        text += f" (from {args.config}, the environment or the command line)"
+    print(f"tertulia: configuration error: {text}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
+    from tertulia.server.datadir import ensure_unlocked, prepare_data_dir
     from tertulia.server.logfmt import setup_logging
+    from tertulia.server.startup import StartupError
 
     setup_logging(args.log_level or "INFO", args.log_format or "text")
     if args.action == "check":
@@ -99,9 +112,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = _load(args)
     except ConfigError as exc:
-        print(f"tertulia: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _config_error(args, exc)
     setup_logging(cfg.log.level, cfg.log.format)
+    try:
+        # before the re-execution below writes into it, and again (under the lock) in start()
+        ensure_unlocked(prepare_data_dir(Path(cfg.data_dir)))
+    except StartupError as exc:
+        print(f"tertulia: {exc}", file=sys.stderr)
+        return 1
     _apply_tls_groups(cfg)
     _raise_nofile()
     return run_async(serve(cfg, lambda: _load(args)))
@@ -129,8 +147,7 @@ def check(args: argparse.Namespace) -> int:
     try:
         cfg = _load(args)
     except ConfigError as exc:
-        print(f"tertulia: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _config_error(args, exc)
     if cfg.tls.cert is not None and not cfg.tls.insecure_no_tls:
         try:
             ensure_server_identity(Path(cfg.data_dir), cert=cfg.tls.cert, key=cfg.tls.key)
@@ -175,53 +192,24 @@ def _apply_tls_groups(cfg: ServerConfig) -> None:
 
 
 async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | None = None) -> int:
+    from tertulia.cli.server_banner import announce
     from tertulia.server.app import Server
     from tertulia.server.bus.base import BusError
+    from tertulia.server.startup import StartupError
     from tertulia.server.storage.base import StorageError
     from tertulia.transport.tls import TLSIdentityError
 
+    server: Server | None = None
     try:
         server = Server(cfg)
-    except (StorageError, BusError) as exc:
-        print(f"tertulia: {exc}", file=sys.stderr)
-        return 1
-    try:
         await server.start()
-    except TLSIdentityError as exc:
-        print(f"tertulia: TLS certificate problem: {exc}", file=sys.stderr)
-        await server.stop()
+    except (StartupError, StorageError, BusError, TLSIdentityError) as exc:
+        prefix = "TLS certificate problem: " if isinstance(exc, TLSIdentityError) else ""
+        print(f"tertulia: {prefix}{exc}", file=sys.stderr)
+        if server is not None:
+            await server.stop()
         return 1
-    except (StorageError, BusError) as exc:
-        print(f"tertulia: {exc}", file=sys.stderr)
-        await server.stop()
-        return 1
-    except OSError as exc:
-        print(f"tertulia: cannot listen: {exc.strerror or exc}", file=sys.stderr)
-        await server.stop()
-        return 1
-    if server.initial_admin_password is not None:
-        print(
-            "First start: created the server admin account 'admin'. Log in and change the"
-            " password\n(tertulia admin user passwd admin); it is not stored and not shown again.",
-            flush=True,
-        )
-        print(f"Initial admin password (shown once): {server.initial_admin_password}", flush=True)
-    if server.http is not None:
-        print(
-            f"Health and metrics: http://{server.http.host}:{server.http.port}/metrics", flush=True
-        )
-    if cfg.tls.insecure_no_tls:
-        banner = "!" * 72
-        print(
-            f"{banner}\nWARNING: TLS IS OFF (--insecure-no-tls). Passwords and messages cross the"
-            f" network\nin plain text. Use this only for local debugging.\n{banner}",
-            file=sys.stderr,
-        )
-    print(f"Tertulia server listening on {server.host}:{server.port}", flush=True)
-    if server.identity is not None:
-        what = "new self-signed certificate" if server.identity.created else "certificate"
-        print(f"TLS {what}: {server.identity.cert_path}", flush=True)
-        print(f"Fingerprint: {server.identity.fingerprint}", flush=True)
+    announce(server)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -243,11 +231,11 @@ async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | N
             log.error("SIGHUP: keeping the current certificate: %s", exc)
             return
         if fp is not None:
-            print(f"TLS certificate reloaded. Fingerprint: {fp}", flush=True)
+            banner.info("TLS certificate reloaded. Fingerprint: %s", fp)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     await stop.wait()
-    log.info("shutting down: finishing commits in flight")
+    banner.info("shutting down: finishing commits in flight")
     await server.stop()
-    print("Server stopped.", flush=True)
+    banner.info("Server stopped.")
     return 0

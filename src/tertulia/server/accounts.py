@@ -13,6 +13,7 @@ from typing import Any
 
 from tertulia.proto import ErrorCode
 from tertulia.proto import messages as m
+from tertulia.server.audit import log_login
 from tertulia.server.bus.base import UserRevoked
 from tertulia.server.commands import MAX_PASSWORD, Handler, complete_login
 from tertulia.server.errors import CommandError
@@ -34,20 +35,33 @@ def _account(session: Session, raw: str) -> str:
 
 
 async def guarded(session: Session, msg: Any, handler: Handler) -> Any:
-    """Run ``handler`` under the login and registration throttles where they apply."""
+    """Run ``handler`` under the login and registration throttles where they apply, and log
+    every login attempt (:func:`tertulia.server.audit.log_login`)."""
     guard = session.server.guard
     if isinstance(msg, m.Register) and session.user is None:
         guard.check_registration(session.ip)
-    if not isinstance(msg, m.Login) or session.user is not None:
+    if not isinstance(msg, m.Login | m.Resume) or session.user is not None:
         return await handler(session, msg)
-    account = _account(session, msg.user)
-    guard.check_login(session.ip, account)
+    name = msg.user if isinstance(msg, m.Login) else None
+    method = "password" if isinstance(msg, m.Login) else "token"
     try:
-        return await handler(session, msg)
+        if isinstance(msg, m.Login):
+            account = _account(session, msg.user)
+            guard.check_login(session.ip, account)
+            try:
+                result = await handler(session, msg)
+            except CommandError as exc:
+                if exc.code is ErrorCode.AUTH_FAILED:
+                    guard.login_failed(session.ip, account)
+                raise
+        else:
+            result = await handler(session, msg)
     except CommandError as exc:
-        if exc.code is ErrorCode.AUTH_FAILED:
-            guard.login_failed(session.ip, account)
+        log_login(session, name, method, exc.message)
         raise
+    if session.user is not None:  # None: the connection closed while logging in
+        log_login(session, session.user, method, None)
+    return result
 
 
 async def resume(session: Session, msg: m.Resume) -> None:

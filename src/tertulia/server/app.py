@@ -13,6 +13,7 @@ import collections
 import importlib.util
 import itertools
 import logging
+import sqlite3
 import ssl
 import time
 from pathlib import Path
@@ -23,12 +24,14 @@ from tertulia.server.bootstrap import bootstrap_admin
 from tertulia.server.bus.base import Bus, BusError
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.config import ServerConfig
+from tertulia.server.datadir import DataDirLock, prepare_data_dir
 from tertulia.server.guard import Guard
 from tertulia.server.http import HttpListener, Page
 from tertulia.server.hub import Hub
 from tertulia.server.listener import Listener
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
+from tertulia.server.startup import corrupt_database, is_corruption, listen_error
 from tertulia.server.status import Action, start_status_socket
 from tertulia.server.storage.base import Storage, StorageError
 from tertulia.server.storage.sqlite import SqliteStorage
@@ -71,7 +74,10 @@ def open_storage(config: ServerConfig) -> Storage:
     from tertulia.server.storage.backup import backup_before_migration
 
     path = Path(config.data_dir) / "tertulia.db"
-    backup_before_migration(path, config.store.backups_keep)
+    try:
+        backup_before_migration(path, config.store.backups_keep)
+    except sqlite3.DatabaseError as exc:
+        raise corrupt_database(path, exc) from None
     return SqliteStorage(path, synchronous=config.sqlite_synchronous)
 
 
@@ -125,6 +131,8 @@ class Server:
         self.port = config.port
         self.host = config.host
         self.stopping = False
+        #: the data directory's lock, held from the start of ``start()`` to the end of ``stop()``
+        self.lock = DataDirLock(Path(config.data_dir))
 
     def __repr__(self) -> str:
         return f"<Server {self.host}:{self.port} sessions={len(self.sessions)}>"
@@ -151,23 +159,33 @@ class Server:
         return next(self._nonce)
 
     async def start(self) -> None:
+        """Lock the data directory, then open everything; failures raise StartupError (one
+        line: what, where, the fix), TLSIdentityError, StorageError or BusError."""
         cfg = self.config
-        data_dir = Path(cfg.data_dir)
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir = prepare_data_dir(Path(cfg.data_dir))
+        self.lock.acquire()
         if not cfg.tls.insecure_no_tls:
             self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
             self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
-        await self.storage.open()
+        try:
+            await self.storage.open()
+        except StorageError as exc:
+            if not cfg.store.url and is_corruption(exc):
+                raise corrupt_database(data_dir / "tertulia.db", exc) from None
+            raise
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
-        self._listener = Listener(
-            cfg.host,
-            cfg.port,
-            guard=self.guard,
-            context=lambda: self._ssl,
-            handshake_timeout=lambda: self.config.tls.handshake_timeout,
-            on_connect=self._accept,
-            reuse_port=cfg.reuse_port,
-        )
+        try:
+            self._listener = Listener(
+                cfg.host,
+                cfg.port,
+                guard=self.guard,
+                context=lambda: self._ssl,
+                handshake_timeout=lambda: self.config.tls.handshake_timeout,
+                on_connect=self._accept,
+                reuse_port=cfg.reuse_port,
+            )
+        except OSError as exc:
+            raise listen_error(exc, cfg.host, cfg.port) from None
         self._listener.start()
         self.host, self.port = self._listener.address
         if cfg.http.enabled:
@@ -176,9 +194,14 @@ class Server:
                 cfg.http.port,
                 {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics},
             )
-            await self.http.start()
+            try:
+                await self.http.start()
+            except OSError as exc:
+                self.http = None
+                raise listen_error(exc, cfg.http.host, cfg.http.port, http=True) from None
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         self._status = await start_status_socket(data_dir, self.status, self._operator_actions())
+        self.lock.update(listen=f"{self.host}:{self.port}")
         if cfg.bootstrap_admin:
             # last: a start that fails earlier must not create an account whose password
             # nobody was shown
@@ -343,6 +366,7 @@ class Server:
         await self.bus.close()
         await self.storage.close()
         self.passwords.close()
+        self.lock.release()
 
 
 async def _probe(storage: Storage) -> None:

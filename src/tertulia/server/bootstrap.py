@@ -4,7 +4,9 @@ Letting the first registrant become admin would hand the server to whoever conne
 setup token would be one more thing to explain. Instead, when the server starts with no account
 at all it creates ``admin`` with a random password, stores only its argon2id hash, and
 ``tertulia server`` prints the password once. Several cluster nodes starting together race
-harmlessly: one wins, the others see the name taken and print nothing.
+harmlessly: one wins, the others see the name taken and say nothing. Where the password
+goes (the terminal, or a 0600 file when there is none) is up to ``tertulia server``
+(``cli/server_banner.py``): never into the log.
 
 The server does this as the last step of its start, once everything that can fail (database,
 Redis, the listeners) has succeeded: a failed start must not leave an account whose password
@@ -37,5 +39,5 @@ async def bootstrap_admin(storage: Storage, passwords: Passwords) -> str | None:
         await storage.create_user(ADMIN_NAME, await passwords.hash(password), is_admin=True)
     except NameTakenError:
         return None
-    log.warning("created the initial admin account %r (password shown once on stdout)", ADMIN_NAME)
+    log.info("created the initial admin account %r", ADMIN_NAME)
     return password

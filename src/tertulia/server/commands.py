@@ -196,6 +196,7 @@ async def logout(session: Session, msg: m.Logout) -> None:
         await session.server.storage.revoke_token(session.token_hash)
         session.token_hash = None
     session.send(m.Ok(id=msg.id))
+    session.close_reason = "logged out"
     session.close()
 
 

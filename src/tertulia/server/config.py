@@ -288,13 +288,60 @@ _SECTIONS = {
 
 
 def _coerce(cls: type[Any], key: str, value: Any, where: str) -> Any:
+    """``value`` for setting ``key`` of ``cls``, type-checked (ConfigError says the fix)."""
+    from tertulia.server.config_types import TypeMismatch, check_value, describe, toml_literal
+
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    if key not in fields:
+    if key not in fields or dataclasses.is_dataclass(getattr(cls(), key, None)):
         raise ConfigError(f"unknown setting {where}{key!r}")
-    ftype = str(fields[key].type)
-    if "Path" in ftype and isinstance(value, str):
-        return Path(value).expanduser()
-    return value
+    try:
+        return check_value(str(fields[key].type), value)
+    except TypeMismatch as exc:
+        default = getattr(cls(), key)
+        example = '"..."' if default is None else toml_literal(default)
+        raise ConfigError(
+            f"{where}{key} must be {exc.expected}, not {describe(value)}"
+            f" (for example: {key} = {example})"
+        ) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; every way it can be unreadable is a one-line ConfigError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}):"
+            " save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def _apply_file(cfg: ServerConfig, path: Path) -> None:
+    data = _read_toml(path)
+    where = f"config file {path}: "
+    try:
+        top = data.pop("server", {})
+        if not isinstance(top, dict):
+            raise ConfigError("[server] must be a table")
+        for key, value in top.items():
+            setattr(cfg, key, _coerce(ServerConfig, key, value, "[server] "))
+        for section, values in data.items():
+            if section not in _SECTIONS or not isinstance(values, dict):
+                raise ConfigError(f"unknown config section [{section}]")
+            target = getattr(cfg, section)
+            for key, value in values.items():
+                setattr(target, key, _coerce(_SECTIONS[section], key, value, f"[{section}] "))
+    except ConfigError as exc:
+        raise ConfigError(where + str(exc)) from None
 
 
 def load_config(
@@ -308,22 +355,7 @@ def load_config(
     """
     cfg = ServerConfig()
     if path is not None:
-        try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path}: {exc}") from None
-        top = data.pop("server", {})
-        for key, value in top.items():
-            setattr(cfg, key, _coerce(ServerConfig, key, value, "[server] "))
-        for section, values in data.items():
-            if section not in _SECTIONS or not isinstance(values, dict):
-                raise ConfigError(f"unknown config section [{section}]")
-            target = getattr(cfg, section)
-            for key, value in values.items():
-                setattr(target, key, _coerce(_SECTIONS[section], key, value, f"[{section}] "))
+        _apply_file(cfg, path)
     from tertulia.server.config_env import apply_env
 
     apply_env(cfg, os.environ if env is None else env, _SECTIONS)

@@ -31,6 +31,12 @@ ENV_PREFIX = "TERTULIA__"
 SECRET_SETTINGS = frozenset({("store", "url"), ("bus", "url")})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+_EXPECTED = {
+    "bool": "true or false",
+    "int": "a whole number (e.g. 7443)",
+    "float": "a number (e.g. 10 or 2.5)",
+    "list[str]": "a comma-separated list or a TOML array of strings",
+}
 
 
 def _error(message: str) -> Exception:
@@ -61,8 +67,8 @@ def _convert(ftype: str, raw: str, where: str) -> Any:
             return [part.strip() for part in text.split(",") if part.strip()]
         if base == "Path":
             return Path(raw).expanduser() if raw else None
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise _error(f"{where}: cannot use {raw!r}: {exc}") from None
+    except (ValueError, tomllib.TOMLDecodeError):
+        raise _error(f"{where} must be {_EXPECTED.get(base, 'valid')}, not {raw!r}") from None
     return raw
 
 
@@ -92,7 +98,17 @@ def apply_env(cfg: ServerConfig, env: Mapping[str, str], sections: Mapping[str, 
         field = fields.get(key)
         if field is None or dataclasses.is_dataclass(getattr(target, key)):
             raise _error(f"{name}: unknown setting [{section}] {key!r}")
-        setattr(target, key, _convert(str(field.type), raw, name))
+        setattr(target, key, _checked(str(field.type), _convert(str(field.type), raw, name), name))
+
+
+def _checked(ftype: str, value: Any, name: str) -> Any:
+    """``value`` type-checked like a value from the file; the error shows the right form."""
+    from tertulia.server.config_types import TypeMismatch, check_value
+
+    try:
+        return check_value(ftype, value)
+    except TypeMismatch as exc:
+        raise _error(f"{name} must be {exc.expected}, not {value!r}") from None
 
 
 def mask_secret(value: str) -> str:

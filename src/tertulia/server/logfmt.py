@@ -8,7 +8,9 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["JsonFormatter", "setup_logging"]
+__all__ = ["BANNER_LOGGER", "JsonFormatter", "setup_logging"]
+
+BANNER_LOGGER = "tertulia.server.start"
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: LogRecord attributes that are not "extra" fields
@@ -43,3 +45,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # the start banner (addresses, fingerprint), reload and stop messages: always logged,
+    # like PostgreSQL's start-up messages, so --log-level WARNING still says where it listens
+    logging.getLogger(BANNER_LOGGER).setLevel(logging.INFO)

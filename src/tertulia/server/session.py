@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from tertulia.proto import ErrorCode, RemoteProtocolError, ServerConnection, encode
 from tertulia.proto import messages as m
+from tertulia.server.audit import log_disconnect
 from tertulia.server.errors import CommandError
 from tertulia.server.limits import retry_after
 
@@ -75,6 +76,8 @@ class Session:
         self.user: str | None = None
         self.hello_done = False
         self.closing = False
+        #: why the connection ended, for the disconnect log line (first reason wins)
+        self.close_reason: str | None = None
         #: rooms being replayed by ``sync``: live messages for them are not written here
         self.syncing: set[str] = set()
         #: per room, the first seq this connection was sent *live* (since login, join or its
@@ -155,6 +158,10 @@ class Session:
         """Say ``bye`` (if a reason is given) and close; ``abort`` drops what is still queued."""
         if self.closing:
             return
+        if self.close_reason is None:
+            self.close_reason = (
+                f"{code.value}: {message}" if code is not None else "closed by the server"
+            )
         if abort:
             self._out.clear()
             self._out_bytes = 0
@@ -183,8 +190,10 @@ class Session:
                     data = await self.reader.read(_READ_SIZE)
                 except (ConnectionError, OSError) as exc:
                     log.debug("%s read error: %s", self.peer, exc)
+                    self.close_reason = self.close_reason or f"connection lost: {exc}"
                     break
                 if not data:
+                    self.close_reason = self.close_reason or "closed by the client"
                     break
                 # any bytes prove the link is alive, whether or not they are the pong
                 self.last_rx = time.monotonic()
@@ -231,6 +240,7 @@ class Session:
     def _protocol_error(self, exc: RemoteProtocolError) -> None:
         self.write_error(exc.request_id, exc.code, exc.message, **exc.params)
         if exc.fatal:
+            self.close_reason = self.close_reason or f"protocol error: {exc.code.value}"
             self.close()
 
     async def _dispatch(self, msg: Any) -> None:
@@ -264,6 +274,7 @@ class Session:
             self.write_error(request_id, exc.code, exc.message, **exc.params)
         except (ConnectionError, OSError) as exc:
             log.debug("%r: connection lost while handling a request: %s", self, exc)
+            self.close_reason = self.close_reason or f"connection lost: {exc}"
             self.close()
         except Exception:
             log.exception("%r: internal error handling %s", self, type(msg).__name__)
@@ -280,6 +291,7 @@ class Session:
             self.closing = True
             self.transport.close()
         self.syncing.clear()
+        log_disconnect(self, self.close_reason or "closed")
         self.hub.detach(self)
         self.server.sessions.discard(self)
         try:
