@@ -1,7 +1,9 @@
 """``tertulia server``: run a server until SIGINT/SIGTERM, then shut down gracefully.
 
 ``tertulia server check`` validates a configuration (file, environment, options) and prints
-the effective settings with secrets masked, without starting anything.
+the effective settings with secrets masked, without starting anything; ``--connect`` also
+checks that the store, bus, certificate, ports and data directory are usable
+(:mod:`tertulia.cli.server_doctor`).
 
 SIGHUP re-reads the configuration (file and environment) and the TLS certificate and key: new
 connections get the new certificate, open ones keep theirs; settings that need a restart
@@ -66,6 +68,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--log-format", choices=["text", "json"], help="stderr log format")
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="with check: also reach the store, the bus, the certificate, ports, permissions",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="with check --connect: seconds for each network check (default 5)",
+    )
     p.set_defaults(func=run)
 
 
@@ -155,7 +168,18 @@ def check(args: argparse.Namespace) -> int:
             print(f"tertulia: TLS certificate problem: {exc}", file=sys.stderr)
             return 1
     print(effective_toml(cfg), end="")
-    print("# configuration OK", file=sys.stderr)
+    if not args.connect:
+        print(
+            "# configuration OK (add --connect to reach the store, bus and ports)", file=sys.stderr
+        )
+        return 0
+    from tertulia.cli.server_doctor import run_checks
+
+    failed = run_checks(cfg, args.timeout, lambda line: print(line, file=sys.stderr), run_async)
+    if failed:
+        print(f"tertulia: {failed} check(s) failed", file=sys.stderr)
+        return 1
+    print("# configuration OK; every check passed", file=sys.stderr)
     return 0
 
 

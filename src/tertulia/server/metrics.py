@@ -68,7 +68,10 @@ class _Out:
         if labels:
             inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
             name = f"{name}{{{inner}}}"
-        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        if isinstance(value, float):  # timestamps need all their digits, small values 6
+            text = repr(round(value, 3)) if abs(value) >= 1e5 else f"{value:.6g}"
+        else:
+            text = str(value)
         self.lines.append(f"{name} {text}")
 
 
@@ -163,7 +166,72 @@ def render_metrics(server: Server) -> str:
     rss = _rss_bytes()
     if rss is not None:
         out.metric("tertulia_resident_memory_bytes", "gauge", "Resident memory.", rss)
+    _process_metrics(out, rss)
     return "\n".join(out.lines) + "\n"
+
+
+def _process_start_time() -> float:
+    """When this process started, in Unix seconds: /proc/self/stat's start time after boot
+    plus the boot time from /proc/stat, as Prometheus's client libraries compute it."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            btime = next(float(ln.split()[1]) for ln in fh if ln.startswith("btime "))
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _STARTED_WALL
+
+
+_STARTED_WALL = time.time()
+
+
+def _process_metrics(out: _Out, rss: int | None) -> None:
+    """The standard ``process_*`` metrics and ``tertulia_build_info`` (what dashboards for
+    any Prometheus-instrumented service expect)."""
+    import platform
+    import resource
+
+    from tertulia import __version__
+
+    times = os.times()
+    out.metric(
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        float(times.user + times.system),
+    )
+    if rss is not None:
+        out.metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss)
+    try:
+        with open(f"/proc/{os.getpid()}/statm", encoding="ascii") as fh:
+            vsize = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        out.metric("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", vsize)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+        out.metric("process_open_fds", "gauge", "Number of open file descriptors.", fds)
+    except OSError:
+        pass
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY:
+        out.metric("process_max_fds", "gauge", "Maximum number of open file descriptors.", soft)
+    out.metric(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        float(_process_start_time()),
+    )
+    out.metric(
+        "tertulia_build_info",
+        "gauge",
+        "Always 1; the labels say which Tertulia and Python this is.",
+        1,
+        version=__version__,
+        python=platform.python_version(),
+        implementation=platform.python_implementation(),
+    )
 
 
 def _storage_metrics(out: _Out, storage: Any) -> None:
