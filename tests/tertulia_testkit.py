@@ -121,6 +121,8 @@ class ServerProcess:
         #: from the startup lines: the health/metrics port, the first-run admin password
         self.http_port = 0
         self.admin_password: str | None = None
+        #: logging options on the command line (tests of the log itself change them)
+        self.log_args = ["--log-level", "WARNING"]
 
     def start(self, timeout: float = 20.0) -> None:
         cmd = [
@@ -136,8 +138,7 @@ class ServerProcess:
             str(self.data_dir),
             "--config",
             str(self.config_path),
-            "--log-level",
-            "WARNING",
+            *self.log_args,
         ]
         if not self.tls:
             cmd.append("--insecure-no-tls")

@@ -233,11 +233,12 @@ async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | N
         if server is not None:
             await server.stop()
         return 1
-    announce(server)
+    # handlers before the banner: whoever reads "listening" may send SIGTERM at once
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    announce(server)
 
     def reload() -> None:
         try:

@@ -131,6 +131,8 @@ class Server:
         self.port = config.port
         self.host = config.host
         self.stopping = False
+        #: set when ``start()`` has finished: until then ``/readyz`` answers 503 "starting"
+        self.started = False
         #: the data directory's lock, held from the start of ``start()`` to the end of ``stop()``
         self.lock = DataDirLock(Path(config.data_dir))
 
@@ -164,16 +166,7 @@ class Server:
         cfg = self.config
         data_dir = prepare_data_dir(Path(cfg.data_dir))
         self.lock.acquire()
-        if not cfg.tls.insecure_no_tls:
-            self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
-            self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
-        try:
-            await self.storage.open()
-        except StorageError as exc:
-            if not cfg.store.url and is_corruption(exc):
-                raise corrupt_database(data_dir / "tertulia.db", exc) from None
-            raise
-        await self.bus.start(self.hub.on_peer_event, self.hub.resync)
+        # bind first: a port in use must fail the start before anything is created
         try:
             self._listener = Listener(
                 cfg.host,
@@ -186,19 +179,29 @@ class Server:
             )
         except OSError as exc:
             raise listen_error(exc, cfg.host, cfg.port) from None
-        self._listener.start()
         self.host, self.port = self._listener.address
         if cfg.http.enabled:
-            self.http = HttpListener(
+            http = HttpListener(
                 cfg.http.host,
                 cfg.http.port,
                 {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics},
             )
             try:
-                await self.http.start()
+                await http.start()  # /readyz answers 503 until the store is open
             except OSError as exc:
-                self.http = None
                 raise listen_error(exc, cfg.http.host, cfg.http.port, http=True) from None
+            self.http = http
+        if not cfg.tls.insecure_no_tls:
+            self.identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
+            self._ssl = server_context(self.identity, min_version=cfg.tls.min_version)
+        try:
+            await self.storage.open()
+        except StorageError as exc:
+            if not cfg.store.url and is_corruption(exc):
+                raise corrupt_database(data_dir / "tertulia.db", exc) from None
+            raise
+        await self.bus.start(self.hub.on_peer_event, self.hub.resync)
+        self._listener.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         self._status = await start_status_socket(data_dir, self.status, self._operator_actions())
         self.lock.update(listen=f"{self.host}:{self.port}")
@@ -206,6 +209,7 @@ class Server:
             # last: a start that fails earlier must not create an account whose password
             # nobody was shown
             self.initial_admin_password = await bootstrap_admin(self.storage, self.passwords)
+        self.started = True
 
     # ------------------------------------------------------------------ health and metrics
     async def _healthz(self) -> Page:
@@ -220,6 +224,8 @@ class Server:
         """
         if self.stopping:
             return False, "stopping"
+        if not self.started:
+            return False, "starting"
         try:
             await asyncio.wait_for(_probe(self.storage), 3.0)
         except (StorageError, TimeoutError) as exc:
