@@ -28,6 +28,8 @@ import pytest
 from tertulia.proto import messages as m
 from tertulia_testkit import FAST_PASSWORDS_TOML, SCALE, RawClient
 
+SERVER = (sys.executable, "-m", "tertulia", "server", "--port", "0")
+JSON_WARNING = ("--log-format", "json", "--log-level", "WARNING")
 #: generous: each of these should take about a second
 BOUND = 30 * SCALE
 
@@ -290,8 +292,7 @@ def _start_json(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, Path]:
     log = tmp_path / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tertulia", "server", "--port", "0", "--data-dir", str(data)]
-            + ["--config", str(conf), "--log-format", "json", "--log-level", "WARNING"],
+            [*SERVER, "--data-dir", str(data), "--config", str(conf), *JSON_WARNING],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -341,8 +342,7 @@ def test_initial_password_on_a_terminal_is_shown_there_only(tmp_path: Path) -> N
     master, slave = pty.openpty()
     with err.open("w") as err_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tertulia", "server", "--port", "0", "--data-dir", str(data)]
-            + ["--config", str(conf)],
+            [*SERVER, "--data-dir", str(data), "--config", str(conf)],
             stdout=slave,
             stderr=err_file,
             stdin=subprocess.DEVNULL,
