@@ -161,7 +161,7 @@ class ServerProcess:
                 self.port = int(mo.group(2))
                 if not self.tls:
                     return
-            if self.tls and (mo := re.search(r"Fingerprint: (\S+)", text)):
+            if self.tls and (mo := re.search(r"Fingerprint: (SHA256:[0-9A-F:]+)", text)):
                 self.fingerprint = mo.group(1)
                 return
             if self.proc.poll() is not None:
