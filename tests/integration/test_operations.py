@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import platform
 import signal
 import sqlite3
 import subprocess
@@ -74,6 +75,21 @@ async def test_health_ready_and_metrics(server_proc_factory: Callable[..., Any])
     assert metric(text, "tertulia_slow_consumer_drops_total") == 0
     assert metric(text, "tertulia_storage_commits_total") >= 3
     assert "# TYPE tertulia_append_seconds histogram" in text
+    # the standard process metrics and the build info, as Prometheus's client libraries give
+    from tertulia import __version__
+
+    assert metric(text, "process_resident_memory_bytes") > 1_000_000
+    assert metric(text, "process_cpu_seconds_total") > 0
+    assert 5 < metric(text, "process_open_fds") < metric(text, "process_max_fds")
+    assert abs(metric(text, "process_start_time_seconds") - time.time()) < 600 * SCALE
+    assert metric(text, "process_virtual_memory_bytes") > metric(
+        text, "process_resident_memory_bytes"
+    )
+    build = [ln for ln in text.splitlines() if ln.startswith("tertulia_build_info{")]
+    assert len(build) == 1 and build[0].endswith(" 1")
+    assert f'version="{__version__}"' in build[0]
+    assert f'python="{platform.python_version()}"' in build[0]
+    assert "# TYPE process_cpu_seconds_total counter" in text
     await c.close()
     assert srv.terminate() == 0
 
@@ -157,30 +173,37 @@ def test_json_logs_and_backups(tmp_path: Path) -> None:
     conf = tmp_path / "t.toml"
     conf.write_text(FAST_PASSWORDS_TOML + "[http]\nenabled = false\n")
     cmd = [sys.executable, "-m", "tertulia", "server", "--port", "0", "--data-dir", str(data)]
-    proc = subprocess.Popen(
-        [*cmd, "--config", str(conf), "--log-format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*cmd, "--config", str(conf), "--log-format", "json"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
-        assert proc.stdout is not None
-        for _ in range(20):
-            if proc.stdout.readline().startswith("Fingerprint:"):
-                break
+        deadline = time.monotonic() + 30 * SCALE
+        while "Fingerprint:" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
         out = tertulia(
-            "admin", "backup", "--data-dir", str(data), "--output", str(tmp_path / "b.db")
+            "admin", "backup", "--data-dir", str(data), "--output", str(tmp_path / "b.tar.gz")
         )
         assert out.returncode == 0, out.stderr
         assert "integrity ok" in out.stdout
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     assert proc.returncode == 0
-    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    err = log.read_text()
+    records = [json.loads(line) for line in err.splitlines()]  # every line is JSON
     assert any(r["msg"].startswith("created the initial admin") for r in records), err
     assert all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
-    copy = sqlite3.connect(tmp_path / "b.db")
+    import tarfile
+
+    with tarfile.open(tmp_path / "b.tar.gz") as tar:
+        tar.extract("tertulia.db", tmp_path / "x", filter="data")
+    copy = sqlite3.connect(tmp_path / "x" / "tertulia.db")
     try:
         assert copy.execute("SELECT name FROM users").fetchall() == [("admin",)]
     finally:
