@@ -189,8 +189,9 @@ class ServerConfig:
     #: SO_REUSEPORT on the chat listener: several nodes on one machine share one port and the
     #: kernel spreads connections over them (multi-core without a load balancer; Linux)
     reuse_port: bool = False
-    #: on the first start with no accounts, create ``admin`` with a random password printed
-    #: once (only its hash is stored)
+    #: on the first start with no accounts, create ``admin`` with a random password shown once
+    #: on the terminal or written to DATA_DIR/initial-admin-password (0600); only its hash
+    #: is stored
     bootstrap_admin: bool = True
     store: StoreConfig = field(default_factory=StoreConfig)
     bus: BusConfig = field(default_factory=BusConfig)
