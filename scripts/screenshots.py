@@ -43,7 +43,7 @@ class Server:
         self.data_dir = data_dir
         self.port = 0
         self.fingerprint = ""
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.config = data_dir.parent / "server.toml"
         self.config.write_text("[passwords]\ntime_cost = 1\nmemory_cost = 256\nparallelism = 1\n")
 
@@ -51,24 +51,24 @@ class Server:
         cmd = [sys.executable, "-m", "tertulia", "server", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
         cmd += ["--config", str(self.config), "--log-level", "WARNING"]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if mo := re.search(r"listening on (\S+):(\d+)", line):
+        self.log = self.data_dir.parent / "server.log"  # the start banner is logged
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            text = self.log.read_text(errors="replace")
+            if mo := re.search(r"listening on (\S+):(\d+)", text):
                 self.port = int(mo.group(2))
-            if line.startswith("Fingerprint: "):
-                self.fingerprint = line.split(" ", 1)[1].strip()
+            if mo := re.search(r"Fingerprint: (SHA256:[0-9A-F:]+)", text):
+                self.fingerprint = mo.group(1)
                 return
+            time.sleep(0.05)
         raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
 
     def kill(self) -> None:
         if self.proc is not None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
             self.proc = None
 
 
