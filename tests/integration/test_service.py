@@ -15,6 +15,7 @@ import re
 import select
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -386,3 +387,29 @@ async def test_start_banner_survives_log_level_warning(
     assert srv.admin_password and srv.admin_password not in log
     await asyncio.sleep(0)
     assert srv.terminate() == 0
+
+
+def test_unreadable_database_is_not_called_corrupt(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir(mode=0o700)
+    db = data / "tertulia.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    db.chmod(0)
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root and setpriv (util-linux) is not installed")
+        prefix = (setpriv, *_NO_OVERRIDE, "--")
+    proc, took = run_tertulia("server", "--data-dir", str(data), "--port", "0", prefix=prefix)
+    assert proc.returncode == 1 and took < BOUND
+    line = one_line(proc)
+    assert line.startswith(f"tertulia: cannot open the database {db} (")
+    assert line.endswith("check that the user the server runs as can read and write it")
+    assert "not a usable SQLite database" not in line
+    db.chmod(0o600)
+    assert db.read_bytes() == before

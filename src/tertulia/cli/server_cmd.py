@@ -233,12 +233,11 @@ async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | N
         if server is not None:
             await server.stop()
         return 1
-    # handlers before the banner: whoever reads "listening" may send SIGTERM at once
+    # handlers before the banner: whoever reads "listening" may signal at once
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    announce(server)
 
     def reload() -> None:
         try:
@@ -259,6 +258,7 @@ async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | N
             banner.info("TLS certificate reloaded. Fingerprint: %s", fp)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
+    announce(server)
     await stop.wait()
     banner.info("shutting down: finishing commits in flight")
     await server.stop()

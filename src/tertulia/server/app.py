@@ -31,7 +31,12 @@ from tertulia.server.hub import Hub
 from tertulia.server.listener import Listener
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
-from tertulia.server.startup import corrupt_database, is_corruption, listen_error
+from tertulia.server.startup import (
+    StartupError,
+    corrupt_database,
+    is_corruption,
+    listen_error,
+)
 from tertulia.server.status import Action, start_status_socket
 from tertulia.server.storage.base import Storage, StorageError
 from tertulia.server.storage.sqlite import SqliteStorage
@@ -76,6 +81,11 @@ def open_storage(config: ServerConfig) -> Storage:
     path = Path(config.data_dir) / "tertulia.db"
     try:
         backup_before_migration(path, config.store.backups_keep)
+    except sqlite3.OperationalError as exc:  # unreadable, locked: not a damaged file
+        raise StartupError(
+            f"cannot open the database {path} ({exc}): check that the user the server runs"
+            " as can read and write it"
+        ) from None
     except sqlite3.DatabaseError as exc:
         raise corrupt_database(path, exc) from None
     return SqliteStorage(path, synchronous=config.sqlite_synchronous)
@@ -197,9 +207,15 @@ class Server:
         try:
             await self.storage.open()
         except StorageError as exc:
-            if not cfg.store.url and is_corruption(exc):
-                raise corrupt_database(data_dir / "tertulia.db", exc) from None
-            raise
+            if cfg.store.url:
+                raise
+            db = data_dir / "tertulia.db"
+            if is_corruption(exc):
+                raise corrupt_database(db, exc) from None
+            raise StartupError(
+                f"cannot open the database {db} ({exc}): check that the user the server runs"
+                " as can read and write it"
+            ) from None
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
         self._listener.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
