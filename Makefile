@@ -50,6 +50,13 @@ clean:
 reliability: $(STAMP)
 	$(PY) scripts/reliability_report.py
 
+## make security-figures: run the hostile-client suite and write its figures (honest latency,
+## server RSS per attack) into docs/security.md
+security-figures: $(STAMP)
+	$(PY) scripts/security_figures.py $(ARGS)
+
+.PHONY: security-figures
+
 ## make translations: compile the desktop client's Qt Linguist files (.ts -> .qm)
 GUI_TS := $(wildcard src/tertulia/gui/translations/*.ts)
 GUI_QM := $(GUI_TS:.ts=.qm)

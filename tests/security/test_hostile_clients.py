@@ -14,13 +14,13 @@ import asyncio
 import json
 import random
 import socket
-import statistics
 import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from attack_kit import honest_pair, under_attack
 
 from tertulia.proto import encode_frame
 from tertulia.proto import messages as m
@@ -50,47 +50,6 @@ async def _connect(srv: ServerProcess, ip: str) -> RawClient:
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
     return await RawClient.connect(srv.host, srv.port, sock=sock)
-
-
-class HonestChat:
-    """alice -> bob every 50 ms; latency per phase, and a check that nothing is lost."""
-
-    def __init__(self, alice: RawClient, bob: RawClient) -> None:
-        self.alice, self.bob = alice, bob
-        self.phase = "rest"
-        self.sent: dict[str, tuple[str, float]] = {}
-        self.latency: dict[str, list[float]] = {}
-        self.received: list[int] = []
-        self.stop = asyncio.Event()
-
-    async def send_loop(self) -> None:
-        i = 0
-        while not self.stop.is_set():
-            mid = f"h{i}"
-            self.sent[mid] = (self.phase, time.monotonic())
-            self.alice.send_nowait(
-                m.Send(id=self.alice.next_id(), room="lobby", msg_id=mid, text="hi")
-            )
-            i += 1
-            await asyncio.sleep(0.05)
-
-    async def receive_loop(self) -> None:
-        while True:
-            ev = await self.bob.events.get()
-            if isinstance(ev, m.Message) and ev.msg_id in self.sent:
-                phase, t0 = self.sent[ev.msg_id]
-                self.latency.setdefault(phase, []).append((time.monotonic() - t0) * 1000)
-                self.received.append(ev.seq)
-
-    def report(self) -> str:
-        lines = [f"{'phase':<16} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"]
-        for phase, xs in self.latency.items():
-            xs = sorted(xs)
-            p95 = xs[min(len(xs) - 1, int(len(xs) * 0.95))]
-            lines.append(
-                f"{phase:<16} {len(xs):>4} {statistics.median(xs):>8.1f} {p95:>8.1f} {xs[-1]:>8.1f}"
-            )
-        return "\n".join(lines)
 
 
 async def slowloris(srv: ServerProcess, count: int = 300) -> None:
@@ -237,18 +196,7 @@ async def test_hostile_clients_while_honest_ones_chat(
     server_proc_factory: Callable[..., ServerProcess],
 ) -> None:
     srv = server_proc_factory("srv", extra_toml=LIMITS)
-    alice = await RawClient.connect(srv.host, srv.port, fingerprint=srv.fingerprint)
-    await alice.login("alice", register=True)
-    await alice.request(m.CreateRoom(id=alice.next_id(), room="lobby"))
-    bob = await RawClient.connect(srv.host, srv.port, fingerprint=srv.fingerprint)
-    await bob.login("bob", register=True)
-    await bob.request(m.Join(id=bob.next_id(), room="lobby"))
-    rss_before = (await query_status(srv.data_dir)).get("rss_kb")
-
-    chat = HonestChat(alice, bob)
-    tasks = [asyncio.create_task(chat.send_loop()), asyncio.create_task(chat.receive_loop())]
-    try:
-        await asyncio.sleep(1.5)
+    async with honest_pair(srv) as chat:
         for name, attack in (
             ("slowloris", slowloris),
             ("4GiB header", oversized_header),
@@ -257,28 +205,11 @@ async def test_hostile_clients_while_honest_ones_chat(
             ("brute force", brute_force),
             ("random frames", random_frames),
         ):
-            chat.phase = name
-            t0 = time.monotonic()
-            await asyncio.wait_for(attack(srv), 60 * SCALE)
-            print(f"{name}: {time.monotonic() - t0:.1f} s")
-        chat.phase = "after"
-        await asyncio.sleep(1.0)
-        chat.stop.set()
-        await tasks[0]
-        deadline = time.monotonic() + 10 * SCALE
-        while len(chat.latency.get("after", [])) < 15 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)
-    finally:
-        for t in tasks:
-            t.cancel()
+
+            async def run(attack: Callable[[ServerProcess], Any] = attack) -> None:
+                await attack(srv)
+
+            await under_attack(srv, name, run, rest=0.5, after=0.5, honest=chat)
     status = await query_status(srv.data_dir)
-    print("\nhonest alice -> bob latency, per phase:\n" + chat.report())
-    print(f"server RSS before/after: {rss_before} / {status.get('rss_kb')} KiB")
     print(f"server refusals: {status.get('limits')}; closes: {status.get('closes')}")
-    # every honest message arrived, once, in order (their seqs interleave with mallory's)
-    assert len(chat.received) == len(chat.sent)
-    assert chat.received == sorted(chat.received)
-    await alice.close()
-    await bob.close()
     assert srv.proc is not None and srv.proc.poll() is None  # still up
