@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import re
 import socket
 import ssl
 from typing import Any
 
-__all__ = ["open_tls_stream", "tune_socket"]
+__all__ = ["open_tls_stream", "tune_socket", "unreachable"]
 
 #: client-side keepalive: first probe after 30 s idle, then every 10 s, give up after 6
 _KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
@@ -56,3 +58,33 @@ async def open_tls_stream(
         )
     tune_socket(writer.get_extra_info("socket"))
     return reader, writer
+
+
+def unreachable(exc: BaseException | None) -> str | None:
+    """Why ``exc`` means the server cannot be reached *at all*, or ``None``.
+
+    A host name that does not resolve and a refused connection (nothing listens on that port)
+    are, unlike timeouts or resets, answers: retrying at once will not change them. Clients
+    use this to fail fast on a first connection instead of retrying.
+    """
+    if isinstance(exc, socket.gaierror):
+        detail = exc.strerror or str(exc)
+        return f"the host name was not found (DNS: {detail})"
+    if isinstance(exc, ConnectionRefusedError) or _all_refused(exc):
+        return "the connection was refused: no server is listening on that port"
+    return None
+
+
+def _all_refused(exc: BaseException | None) -> bool:
+    """asyncio (3.11) folds the failures of a name with several addresses (``localhost``:
+    ``::1`` and ``127.0.0.1``) into one ``OSError('Multiple exceptions: [Errno 111] ...')``
+    without keeping them; refused means every one of them was ECONNREFUSED."""
+    if not isinstance(exc, OSError) or exc.errno is not None:
+        return False
+    text = str(exc)
+    codes = re.findall(r"\[Errno (\d+)\]", text)
+    return (
+        text.startswith("Multiple exceptions:")
+        and bool(codes)
+        and all(int(c) == errno.ECONNREFUSED for c in codes)
+    )
