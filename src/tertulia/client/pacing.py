@@ -8,12 +8,13 @@ messages already in flight, and is eventually disconnected -- which is what ``se
 tertulia send`` used to do. :class:`SendPacer` keeps a bucket of its own with a little less
 than the server's allowance, so the server's bucket never runs dry:
 
-* the burst is ``message_burst`` minus a tenth (at least one token) and the rate 95 % of
-  ``message_rate``, which absorbs network jitter (two sends leaving 100 ms apart may arrive
-  closer together) and clock differences;
-* a new pacer starts with one token, not a full burst, and earns the burst at the sustained
-  rate: the server's bucket belongs to the user, not to this process, and an earlier run (a
-  ``tertulia send`` a second ago) may have emptied it;
+* the burst is ``message_burst`` minus a tenth (at least one token, unless the burst is 1)
+  and the rate 95 % of ``message_rate``, which absorbs network jitter (two sends leaving
+  100 ms apart may arrive closer together): up to ``reserve / rate`` seconds of it (0.5 s
+  with the defaults), and 5 % of a send interval when the server allows no burst at all;
+* a new pacer starts empty (the first send waits ``1 / rate``: 0.1 s by default) and earns
+  its burst at the sustained rate: the server's bucket belongs to the user, not to this
+  process, and an earlier run (a ``tertulia send`` a second ago) may have emptied it;
 * after a ``rate_limited`` answer anyway (another client of the same user shares the server's
   bucket), :meth:`SendPacer.refused` empties the bucket so sending resumes at the sustained
   rate after ``retry_after``, not with a new burst.
@@ -79,7 +80,7 @@ class SendPacer:
         self.rate = message_rate * RATE_MARGIN
         reserve = max(1, math.ceil(message_burst * BURST_RESERVE))
         self.burst = float(max(1, message_burst - reserve))
-        self._tokens = 1.0 if first else min(self._tokens, self.burst)
+        self._tokens = 0.0 if first else min(self._tokens, self.burst)
         self._stamp = self._clock()
 
     def delay(self) -> float:
