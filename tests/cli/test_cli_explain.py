@@ -58,7 +58,7 @@ def test_server_errors(code: str, params: dict[str, object], expected: str) -> N
 
 def test_unreachable_servers() -> None:
     dns = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    assert explain(dns) == "the host name was not found (DNS: Name or service not known)"
+    assert explain(dns) == "the host name could not be resolved (Name or service not known)"
     refused = ConnectionRefusedError(111, "Connection refused")
     assert explain(refused) == "the connection was refused: no server is listening on that port"
     assert explain(TimeoutError()) == "TimeoutError"

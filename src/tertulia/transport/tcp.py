@@ -46,16 +46,21 @@ async def open_tls_stream(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect and complete the TLS handshake within ``timeout`` seconds, then tune the socket.
 
-    ``ctx=None`` means plaintext, for servers started with ``--insecure-no-tls`` only.
+    ``ctx=None`` means plaintext, for servers started with ``--insecure-no-tls`` only. A host
+    name that cannot even be encoded for DNS (an empty or over-long label) raises
+    ``socket.gaierror`` like a name that does not resolve, not asyncio's ``UnicodeError``.
     """
-    async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(
-            host,
-            port,
-            ssl=ctx,
-            server_hostname=host if ctx is not None else None,
-            ssl_handshake_timeout=timeout if ctx is not None else None,
-        )
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
+                host,
+                port,
+                ssl=ctx,
+                server_hostname=host if ctx is not None else None,
+                ssl_handshake_timeout=timeout if ctx is not None else None,
+            )
+    except UnicodeError as exc:  # the IDNA codec refused the name before any lookup
+        raise socket.gaierror(socket.EAI_NONAME, "not a valid host name") from exc
     tune_socket(writer.get_extra_info("socket"))
     return reader, writer
 
@@ -69,7 +74,7 @@ def unreachable(exc: BaseException | None) -> str | None:
     """
     if isinstance(exc, socket.gaierror):
         detail = exc.strerror or str(exc)
-        return f"the host name was not found (DNS: {detail})"
+        return f"the host name could not be resolved ({detail})"
     if isinstance(exc, ConnectionRefusedError) or _all_refused(exc):
         return "the connection was refused: no server is listening on that port"
     return None
