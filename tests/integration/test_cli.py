@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -203,6 +204,10 @@ def test_send_and_listen_survive_a_server_kill(
     popen: dict[str, Any] = dict(env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     follow = ["--room", "ops", "--create", "--json", "--since", "0", "--count", str(3 * n)]
     listener = subprocess.Popen([*base, "listen", *alice, *follow], **popen)
+    seen: list[str] = []
+    assert listener.stdout is not None
+    reader = threading.Thread(target=lambda: seen.extend(listener.stdout or ()), daemon=True)
+    reader.start()
     sender = subprocess.Popen(
         [*base, "send", *alice, "--room", "ops"], stdin=subprocess.PIPE, **popen
     )
@@ -211,7 +216,12 @@ def test_send_and_listen_survive_a_server_kill(
         for i in range(n):
             sender.stdin.write(f"line {i}\n")
         sender.stdin.flush()
-        time.sleep(0.5 * SCALE)  # connected, and these are stored
+        # both are connected, and these are stored, once the listener has printed them (a
+        # server gone before the sender's first connection is a different test: fail fast)
+        deadline = time.monotonic() + 30 * SCALE
+        while len(seen) < n:
+            assert time.monotonic() < deadline, f"only {len(seen)} of {n} lines arrived"
+            time.sleep(0.05)
         for i in range(n, 2 * n):
             sender.stdin.write(f"line {i}\n")
         sender.stdin.flush()
@@ -224,8 +234,11 @@ def test_send_and_listen_survive_a_server_kill(
         srv.start()
         _, err = sender.communicate(timeout=40 * SCALE)  # closes stdin: EOF ends the input
         assert sender.returncode == 0, err
-        out, err = listener.communicate(timeout=40 * SCALE)
-        assert listener.returncode == 0, err
+        listener.wait(timeout=40 * SCALE)
+        reader.join(10 * SCALE)
+        assert listener.stderr is not None
+        assert listener.returncode == 0, listener.stderr.read()
+        out = "".join(seen)
     finally:
         for p in (sender, listener):
             if p.poll() is None:
