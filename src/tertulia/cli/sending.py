@@ -104,6 +104,7 @@ class SendJob:
         self.interrupted = False
         self._verifiers: set[asyncio.Task[None]] = set()
         self._saved_done = -1
+        self._max_text = 4000  # the server's, once connected (run_lines)
         client.outbox.on_change = self._on_change
 
     # ------------------------------------------------------------------ control
