@@ -318,7 +318,11 @@ def test_errors_by_code(server_proc_factory: Callable[..., Any]) -> None:
         assert (ei.value.code, ei.value.params.get("min")) == ("weak_password", 8)
         with pytest.raises(ServerError) as ei:
             c.register("c" * (c.limits["max_name"] + 1), PASSWORD)
-        assert (ei.value.code, ei.value.params) == ("invalid_name", {"field": "user"})
+        max_name = c.limits["max_name"]
+        assert (ei.value.code, ei.value.params) == (
+            "invalid_name",
+            {"field": "user", "reason": "too_long", "max": max_name},
+        )
         with pytest.raises(ServerError) as ei:
             c.register("ana", PASSWORD)
         assert ei.value.code == "name_taken"

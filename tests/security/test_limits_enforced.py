@@ -88,7 +88,11 @@ async def test_lengths_of_text_topic_names_and_pages(tmp_path: Path) -> None:
         for req, code, params in (
             (m.Send(id=1, room="r", msg_id="a", text="x" * 4001), "text_too_long", {"max": 4000}),
             (m.SetTopic(id=2, room="r", topic="t" * 513), "invalid_argument", {"max": 512}),
-            (m.CreateRoom(id=3, room="r" * 33), "invalid_name", {"field": "room"}),
+            (
+                m.CreateRoom(id=3, room="r" * 33),
+                "invalid_name",
+                {"field": "room", "reason": "too_long", "max": 32},
+            ),
             (m.History(id=4, room="r", limit=201), "invalid_argument", {"max": 200}),
             (m.Sync(id=5, cursors={f"r{i}": 0 for i in range(201)}), "invalid_argument", {}),
         ):

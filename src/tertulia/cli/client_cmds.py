@@ -4,32 +4,42 @@ All three share the connection options (``--server``, ``--user``, and one of ``-
 ``--tofu``, ``--cafile`` to say how to trust the server). The password comes from
 ``$TERTULIA_PASSWORD`` or a prompt, never from the command line (other users can read argv).
 
-``send`` and ``listen`` use the client library unchanged: ``send`` puts its messages in the
-outbox and exits only once every one is acknowledged, whatever reconnects that took; ``listen``
-follows the room through reconnects and server restarts, printing each message exactly once in
-seq order. Exit codes: 0 success, 1 failure (the message says what), 2 usage error.
+``send`` and ``listen`` use the client library: ``send`` puts its messages in the outbox and
+exits only once every one is acknowledged, whatever reconnects that took (the line-by-line
+bookkeeping is :mod:`tertulia.cli.sending`); ``listen`` follows the room through reconnects and
+server restarts, printing each message exactly once in seq order, with control characters
+escaped. A server that cannot be reached at all on the first attempt (unknown host, connection
+refused) fails at once; later losses are reconnected. Exit codes: 0 success, 1 failure (the
+message says what), 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import json
 import os
+import secrets
+import signal
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tertulia.cli.common import CliError, read_password, run_async
+from tertulia.cli.explain import explain
+from tertulia.cli.progress import Progress
+from tertulia.cli.resume import ResumeFile
+from tertulia.cli.sending import SendJob, SendOptions
+from tertulia.cli.textio import decode_argument, escape_controls
 from tertulia.client import (
     DEFAULT_PORT,
     Client,
     ClientError,
-    ClientOffline,
     ConnectionStateChanged,
     ConnState,
     Event,
@@ -39,24 +49,16 @@ from tertulia.client import (
     TrustError,
     TrustPolicy,
     normalize_name,
+    unreachable,
 )
 
 __all__ = ["format_message", "parse_server", "register"]
 
 Handler = Callable[[argparse.Namespace], int]
 
-#: Friendlier wording for the server's error codes (the code itself is printed too).
-_EXPLAIN = {
-    "auth_failed": "login failed: wrong user name or password (or the account is disabled)",
-    "name_taken": "that user name is already taken",
-    "weak_password": "the password is too short (at least {min} characters)",
-    "invalid_name": "invalid {field} name: letters, digits, '_', '-', '.' only",
-    "registration_closed": "this server does not allow registration; ask its operator",
-    "room_not_found": "no such room (or it is private and you were not invited)",
-    "not_member": "you are not a member of that room",
-    "text_too_long": "the message is too long (at most {max} characters)",
-    "rate_limited": "sending too fast; slow down",
-}
+#: longest --id-prefix: with ":" and a line number the msg_id stays within 64 characters
+MAX_ID_PREFIX = 40
+EXIT_USAGE = 2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,7 +84,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conn.add_argument(
         "--tofu",
         action="store_true",
-        help="trust the certificate seen on first contact and remember it (like SSH)",
+        help="trust the certificate seen on first contact and remember it (like SSH); the "
+        "fingerprint trusted and the file it is kept in are printed to stderr",
     )
     conn.add_argument(
         "--insecure-no-tls",
@@ -94,7 +97,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=30.0,
         metavar="S",
-        help="give up if the first connection is not up after S seconds (default 30)",
+        help="give up if the first connection is not up after S seconds (default 30); an "
+        "unknown host or a refused connection fails at once",
     )
 
     p = sub.add_parser(
@@ -110,12 +114,53 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parents=[common],
         help="send messages to a room",
         description="Send TEXT (words joined by spaces), or each line of stdin as one message, "
-        "in order. Joins the room first, creating it (public) if it does not exist. Exits 0 "
-        "once every message is acknowledged by the server, across reconnects; 1 if any was "
-        "refused. Blank stdin lines are skipped.",
+        "in order. Joins the room first, creating it (public) if it does not exist. Sends are "
+        "paced to the server's message rate. Exits 0 once every message is acknowledged by the "
+        "server, across reconnects; 1 if any was refused or could not be read (each is "
+        "reported with its line number; the other lines are still sent); 130 after Ctrl+C, "
+        "saying how far it got and how to resume. Blank stdin lines are skipped. Line N is "
+        "sent with the msg_id PREFIX:N, so sending it again under the same prefix stores "
+        "nothing twice.",
     )
     p.add_argument("--room", required=True, help="the room to send to")
     p.add_argument("--me", action="store_true", help="send as an action (/me)")
+    p.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8",
+        metavar="ENC",
+        help="the encoding of the input lines and of TEXT (default utf-8)",
+    )
+    p.add_argument(
+        "--errors",
+        choices=("skip", "replace"),
+        default="skip",
+        help="a line that is not valid in that encoding is reported with its line number and "
+        "skipped (skip, the default; exit status 1), or sent with U+FFFD in place of the bad "
+        "bytes (replace)",
+    )
+    p.add_argument(
+        "--id-prefix",
+        type=_id_prefix,
+        metavar="PREFIX",
+        help="use PREFIX:N as the msg_id of line N (default: a random prefix per run, printed "
+        "when interrupted); rerunning with the same prefix and input stores nothing twice",
+    )
+    p.add_argument(
+        "--skip",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="do not send the first N lines (an interrupted run finished them; use with the "
+        "--id-prefix it printed)",
+    )
+    p.add_argument(
+        "--resume-file",
+        type=Path,
+        metavar="PATH",
+        help="remember in PATH how far the send got, so that running the same command on the "
+        "same input again sends only the rest (removed once the input is finished)",
+    )
     p.add_argument("text", nargs="*", metavar="TEXT", help="the message (default: stdin lines)")
     p.set_defaults(func=_send)
 
@@ -124,9 +169,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parents=[common],
         help="print a room's messages as they arrive",
         description="Print each message of ROOM once, in order, following reconnects and "
-        "server restarts. Plain: '[HH:MM] sender: text'; --json: one object per line.",
+        "server restarts. Plain: '[HH:MM] sender: text', control characters shown as escapes "
+        "(\\x1b, \\n...); --json: one object per line, the exact text. The room must exist "
+        "(see --create).",
     )
     p.add_argument("--room", required=True, help="the room to follow")
+    p.add_argument(
+        "--create",
+        action="store_true",
+        help="create the room (public) if it does not exist, instead of failing",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per message")
     p.add_argument(
         "--since",
@@ -144,7 +196,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_listen)
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- argument types
 
 
 def parse_server(text: str) -> tuple[str, int]:
@@ -171,8 +223,33 @@ def parse_server(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _encoding(text: str) -> str:
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r}") from None
+
+
+def _id_prefix(text: str) -> str:
+    if not 1 <= len(text) <= MAX_ID_PREFIX or not text.isprintable() or " " in text:
+        raise argparse.ArgumentTypeError(
+            f"a prefix is 1 to {MAX_ID_PREFIX} printable characters without spaces"
+        )
+    return text
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a line count (0 or more), not {text!r}")
+    return int(text)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
 def format_message(msg: Message, *, as_json: bool = False) -> str:
-    """One output line for ``msg``: JSON or ``[HH:MM] sender: text`` (local time)."""
+    """One output line for ``msg``: JSON (exact text) or ``[HH:MM] sender: text`` (local time,
+    control characters escaped so a message cannot drive the reader's terminal)."""
     if as_json:
         return json.dumps(
             {
@@ -187,30 +264,20 @@ def format_message(msg: Message, *, as_json: bool = False) -> str:
             ensure_ascii=False,
         )
     when = datetime.fromtimestamp(msg.ts / 1000).strftime("%H:%M")
+    sender, text = escape_controls(msg.sender), escape_controls(msg.text)
     if msg.kind == "me":
-        return f"[{when}] * {msg.sender} {msg.text}"
-    return f"[{when}] {msg.sender}: {msg.text}"
-
-
-def _explain(exc: BaseException) -> str:
-    if isinstance(exc, ServerError):
-        template = _EXPLAIN.get(exc.code)
-        if template is not None:
-            try:
-                return f"{template.format(**exc.params)} [{exc.code}]"
-            except (KeyError, IndexError, ValueError):
-                return f"{template.split('{')[0].rstrip(' (')} [{exc.code}]"
-        return f"{exc.message} [{exc.code}]"
-    if isinstance(exc, ClientOffline) and exc.error is not None:
-        return _explain(exc.error)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+        return f"[{when}] * {sender} {text}"
+    return f"[{when}] {sender}: {text}"
 
 
 def _fail(message: str) -> int:
     print(f"tertulia: {message}", file=sys.stderr, flush=True)
     return 1
+
+
+def _usage(args: argparse.Namespace, message: str) -> int:
+    print(f"tertulia {args.command}: error: {message}", file=sys.stderr, flush=True)
+    return EXIT_USAGE
 
 
 def _trust(args: argparse.Namespace) -> TrustPolicy:
@@ -229,9 +296,28 @@ def _trust(args: argparse.Namespace) -> TrustPolicy:
     )
 
 
+def _tofu_notice(policy: TrustPolicy) -> Callable[[str, str, int], bool]:
+    """--tofu on first contact: say what is being trusted and where it is kept, like ssh."""
+
+    def notice(fingerprint: str, host: str, port: int) -> bool:
+        print(
+            f"tertulia: first connection to {host}:{port}: trusting its certificate\n"
+            f"  {fingerprint}\n"
+            f"tertulia: remembering it in {policy.known_servers_path}; a different "
+            "certificate from this server will be refused from now on",
+            file=sys.stderr,
+            flush=True,
+        )
+        return True
+
+    return notice
+
+
 def _make_client(args: argparse.Namespace, **kw: Any) -> Client:
     host, port = args.server
-    return Client(host, port, args.user, args._password, trust=args._trust, **kw)
+    trust: TrustPolicy = args._trust
+    prompt = _tofu_notice(trust) if trust.mode == "tofu" else None
+    return Client(host, port, args.user, args._password, trust=trust, prompt=prompt, **kw)
 
 
 def _prepare(args: argparse.Namespace, *, confirm: bool = False) -> None:
@@ -247,37 +333,41 @@ def _run(args: argparse.Namespace, body: Callable[[argparse.Namespace], Any], **
     except (TrustError, CliError) as exc:
         return _fail(str(exc))
     except (ClientError, OSError, TimeoutError) as exc:
-        return _fail(_explain(exc))
+        host, port = args.server
+        if unreachable(exc) is not None:
+            return _fail(f"cannot connect to {host}:{port}: {explain(exc)}")
+        return _fail(explain(exc))
 
 
 async def _start(client: Client, args: argparse.Namespace) -> None:
-    """Connect (retrying network errors up to ``--connect-timeout``) or raise a clear error."""
+    """Connect, or raise a clear error: at once if the server cannot be reached at all (no
+    such host, connection refused), else after retrying up to ``--connect-timeout``."""
     host, port = args.server
     try:
         async with asyncio.timeout(args.connect_timeout):
-            await client.start()
+            await client.start(fail_fast=True)
     except TimeoutError:
         err = client.last_error
         await client.close()
-        reason = _explain(err) if err is not None else "timed out"
+        reason = explain(err) if err is not None else "timed out"
         raise CliError(f"cannot connect to {host}:{port}: {reason}") from None
     except BaseException:
         await client.close()
         raise
 
 
-def _report_state(ev: ConnectionStateChanged) -> None:
+def _report_state(ev: ConnectionStateChanged, say: Callable[[str], None]) -> None:
     """Connection trouble goes to stderr, so it never mixes with the data on stdout."""
     if ev.state is ConnState.RECONNECTING:
-        reason = _explain(ev.error) if ev.error is not None else "connection lost"
-        print(
-            f"tertulia: {reason}; reconnecting in {ev.retry_in or 0:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        reason = explain(ev.error) if ev.error is not None else "connection lost"
+        say(f"tertulia: {reason}; reconnecting in {ev.retry_in or 0:.1f} s")
 
 
-# --------------------------------------------------------------------------- commands
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- register
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -290,41 +380,123 @@ def _register(args: argparse.Namespace) -> int:
     return _run(args, body, confirm=True)
 
 
+# --------------------------------------------------------------------------- send
+
+
 def _send(args: argparse.Namespace) -> int:
+    text = None
+    if args.text:
+        if args.skip or args.resume_file is not None:
+            return _usage(args, "--skip and --resume-file apply to stdin lines, not to TEXT")
+        parts = []
+        for arg in args.text:
+            part, error = decode_argument(arg, args.encoding, args.errors)
+            if part is None:
+                return _fail(
+                    f"message not sent: TEXT is {error}; use --encoding, or --errors replace"
+                )
+            parts.append(part)
+        text = " ".join(parts)
+        if not text.strip():
+            return _usage(
+                args, "the message is empty: give some TEXT, or none to send the lines of stdin"
+            )
+    if args.resume_file is not None and args.skip:
+        return _usage(args, "use --skip or --resume-file, not both (the file knows what to skip)")
+    args._text = text
     return _run(args, _send_body)
 
 
-async def _send_body(args: argparse.Namespace) -> int:
-    client = _make_client(args, rooms=[args.room])
+def _send_options(args: argparse.Namespace) -> SendOptions:
+    room = normalize_name(args.room)
     kind: MessageKind = "me" if args.me else "text"
+    resume = ResumeFile(args.resume_file) if args.resume_file is not None else None
+    state = resume.load() if resume is not None else None
+    prefix = args.id_prefix
+    if state is not None:
+        if (state.room, state.kind) != (room, kind):
+            raise CliError(
+                f"the resume file {args.resume_file} is of a send to {state.room!r} "
+                f"({state.kind}), not to {room!r} ({kind}); use another file"
+            )
+        if prefix is not None and prefix != state.prefix:
+            raise CliError(
+                f"the resume file {args.resume_file} was written with --id-prefix "
+                f"{state.prefix}, not {prefix}"
+            )
+        prefix = state.prefix
+    return SendOptions(
+        room=room,
+        kind=kind,
+        prefix=prefix or secrets.token_hex(8),
+        chosen_prefix=prefix is not None,
+        encoding=args.encoding,
+        errors=args.errors,
+        skip=args.skip,
+        resume=resume,
+        resume_state=state,
+    )
+
+
+async def _send_body(args: argparse.Namespace) -> int:
+    opts = _send_options(args)
+    client = _make_client(args, rooms=[opts.room])
+    progress = Progress(sys.stderr, enabled=None if not sys.stdin.isatty() else False)
+    job = SendJob(client, opts, progress)
 
     @client.on_event
     def _state(ev: Event) -> None:
         if isinstance(ev, ConnectionStateChanged):
-            _report_state(ev)
+            _report_state(ev, progress.note)
+            if ev.state is ConnState.OFFLINE and ev.error is not None:
+                job.gave_up(ev.error)
 
-    await _start(client, args)
-    try:
-        if args.text:
-            await client.send(args.room, " ".join(args.text), kind)
-        else:
-            await _send_lines(client, args.room, kind, sys.stdin)
-        failed = await client.flush()
-    finally:
-        await client.close()
-    for entry in failed:
-        assert entry.error is not None
-        _fail(f"message not sent ({entry.text[:40]!r}): {_explain(entry.error)}")
-    return 1 if failed else 0
-
-
-async def _send_lines(client: Client, room: str, kind: MessageKind, stream: TextIO) -> None:
-    """Queue each line as it is read, so sending overlaps reading (a pipe may be slow)."""
     loop = asyncio.get_running_loop()
-    while line := await loop.run_in_executor(None, stream.readline):
-        text = line.rstrip("\r\n")
-        if text.strip():
-            await client.send(room, text, kind)
+    interrupted = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    try:
+        starting = asyncio.ensure_future(_start(client, args))
+        stop = asyncio.ensure_future(interrupted.wait())
+        await asyncio.wait({starting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
+            await client.close()
+            return _interrupted_before_sending()
+        starting.result()
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.add_signal_handler(signal.SIGINT, _second_interrupt(loop, job))
+        try:
+            if args._text is not None:
+                return await job.run_text(args._text)
+            return await job.run_lines(sys.stdin.fileno())
+        finally:
+            await client.close()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _second_interrupt(loop: asyncio.AbstractEventLoop, job: SendJob) -> Callable[[], None]:
+    """The first Ctrl+C stops gracefully; a second one (while acks are awaited) exits at once."""
+
+    def handler() -> None:
+        if job.interrupted:
+            loop.remove_signal_handler(signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # default handler now: KeyboardInterrupt
+            return
+        job.interrupt()
+
+    return handler
+
+
+def _interrupted_before_sending() -> int:
+    _fail("interrupted before the connection was up: nothing was sent")
+    return 130
+
+
+# --------------------------------------------------------------------------- listen
 
 
 def _listen(args: argparse.Namespace) -> int:
@@ -334,21 +506,26 @@ def _listen(args: argparse.Namespace) -> int:
 async def _listen_body(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cursors = {args.room: max(0, args.since)} if args.since is not None else None
-    client = _make_client(args, rooms=[args.room], cursors=cursors)
+    client = _make_client(args, rooms=[args.room], cursors=cursors, create_rooms=args.create)
     stream = client.events()
     count = 0
     try:
         deadline = None if args.timeout is None else started + args.timeout
         async with asyncio.timeout_at(_loop_time(deadline)):
-            await _start(client, args)
+            try:
+                await _start(client, args)
+            except ServerError as exc:
+                if exc.code == "room_not_found":
+                    raise CliError(_no_such_room(args)) from None
+                raise
             room = normalize_name(args.room)
             if args.count is not None and args.count <= 0:
                 return 0
             async for ev in stream:
                 if isinstance(ev, ConnectionStateChanged):
-                    _report_state(ev)
+                    _report_state(ev, _say)
                     if ev.state is ConnState.OFFLINE and ev.error is not None:
-                        return _fail(_explain(ev.error))
+                        return _fail(explain(ev.error))
                     continue
                 if not isinstance(ev, Message) or ev.room != room:
                     continue
@@ -369,6 +546,15 @@ async def _listen_body(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):
             await client.close()
     return 0
+
+
+def _no_such_room(args: argparse.Namespace) -> str:
+    room = normalize_name(args.room)
+    return (
+        f"no room {room!r} on this server (or it is private and you were not invited); "
+        "listen does not create rooms: check the name, or create it with `tertulia listen "
+        f"--create --room {room} ...` or by sending to it with `tertulia send --room {room} ...`"
+    )
 
 
 def _silence_stdout() -> None:

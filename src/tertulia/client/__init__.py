@@ -33,9 +33,11 @@ from tertulia.client.connection import (
     ClientError,
     Connection,
     ConnectionLost,
+    RefusedLocally,
     ServerError,
 )
 from tertulia.client.outbox import EntryState, Outbox, PendingMessage, new_msg_id
+from tertulia.client.pacing import SendPacer
 from tertulia.client.reconnect import ConnectionStateChanged, ConnState, Reconnector
 from tertulia.client.trust import TrustError, TrustPolicy
 from tertulia.proto.messages import (
@@ -58,6 +60,7 @@ from tertulia.proto.messages import (
     TypingEvent,
     UnmutedEvent,
 )
+from tertulia.transport.tcp import unreachable
 
 __all__ = [
     "DEFAULT_PORT",
@@ -86,10 +89,12 @@ __all__ = [
     "PresenceEvent",
     "ReadEvent",
     "Reconnector",
+    "RefusedLocally",
     "RoleEvent",
     "RoomAdded",
     "RoomInfo",
     "RoomRemoved",
+    "SendPacer",
     "Sent",
     "ServerError",
     "TopicEvent",
@@ -99,4 +104,5 @@ __all__ = [
     "UnmutedEvent",
     "new_msg_id",
     "normalize_name",
+    "unreachable",
 ]

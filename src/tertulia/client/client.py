@@ -45,9 +45,12 @@ from tertulia.client.connection import (
     DEFAULT_PORT,
     ClientError,
     Connection,
+    RefusedLocally,
     ServerError,
 )
 from tertulia.client.outbox import TRANSIENT_SEND_ERRORS, Outbox, PendingMessage
+from tertulia.client.pacing import SendPacer
+from tertulia.client.precheck import message_refusal, unencodable
 from tertulia.client.reconnect import (
     ConnectionStateChanged,
     ConnState,
@@ -56,6 +59,7 @@ from tertulia.client.reconnect import (
 )
 from tertulia.client.trust import PromptCallback, TrustPolicy
 from tertulia.proto import messages as m
+from tertulia.transport.tcp import unreachable
 
 __all__ = [
     "Client",
@@ -92,7 +96,15 @@ R = TypeVar("R", bound=msgspec.Struct)
 
 #: Errors from joining the constructor's ``rooms`` that no reconnect can fix.
 _JOIN_FATAL = frozenset(
-    {"room_not_found", "forbidden", "invalid_name", "invalid_argument", "banned", "too_many_rooms"}
+    {
+        "room_not_found",
+        "room_exists",
+        "forbidden",
+        "invalid_name",
+        "invalid_argument",
+        "banned",
+        "too_many_rooms",
+    }
 )
 #: Seconds to hold the outbox after a transient refusal (``rate_limited``...) without a hint.
 _TRANSIENT_PAUSE = 1.0
@@ -176,12 +188,16 @@ class Client:
 
     Construct, register handlers, then ``await start()`` (or call :meth:`run` from synchronous
     code). ``trust`` says how to authenticate the server (a pinned fingerprint, TOFU, a CA; by
-    default the system CAs). ``rooms`` are joined (created as public if missing) on the first
-    connection. ``outbox_path`` makes unsent messages survive a restart of the program;
+    default the system CAs). ``rooms`` are joined on the first connection; a missing one is
+    created (public) unless ``create_rooms`` is false, in which case the client gives up with
+    ``room_not_found`` (a follower such as ``tertulia listen`` must not create a room from a
+    typo). ``outbox_path`` makes unsent messages survive a restart of the program;
     ``cursor_path`` makes the per-room cursors survive it, so a restarted bot resumes where it
     stopped instead of at "now". ``cursors`` sets starting cursors explicitly (``{room: 0}``
     replays a room's whole history), overriding the file. ``prompt(fp, host, port) -> bool`` is
-    asked about a server seen for the first time in TOFU mode.
+    asked about a server seen for the first time in TOFU mode. ``pace_sends`` keeps the outbox
+    within the server's announced ``message_rate``/``message_burst`` (see
+    :mod:`tertulia.client.pacing`), so the server never has to refuse or disconnect it.
 
     A Client is started once; after :meth:`close` make a new one.
     """
@@ -197,6 +213,7 @@ class Client:
         outbox_path: str | os.PathLike[str] | None = None,
         cursor_path: str | os.PathLike[str] | None = None,
         rooms: Iterable[str] = (),
+        create_rooms: bool = True,
         cursors: Mapping[str, int] | None = None,
         prompt: PromptCallback | None = None,
         backoff_base: float = 0.5,
@@ -204,6 +221,7 @@ class Client:
         healthy_after: float = 10.0,
         connect_timeout: float = 15.0,
         send_window: int = 32,
+        pace_sends: bool = True,
         client_name: str = f"tertulia-py/{__version__}",
     ) -> None:
         self.host = host
@@ -226,6 +244,12 @@ class Client:
             self._delivered[normalize_name(room)] = max(0, int(seq))
         self._cursors = dict(self._delivered)
         self._rooms_to_join: dict[str, None] = {normalize_name(r): None for r in rooms}
+        self.create_rooms = create_rooms
+        #: paces the outbox by the server's message rate (unlimited if ``pace_sends`` is false)
+        self.pacer = SendPacer()
+        self.pace_sends = pace_sends
+        self._fail_fast = False
+        self._ever_connected = False
         self._buffers: dict[str, dict[int, m.Message]] = {}
         self._syncing: set[str] = set()
         self._gap_tasks: dict[str, asyncio.Task[None]] = {}
@@ -294,17 +318,23 @@ class Client:
         """Per room, the last ``seq`` handed to the application (what ``cursor_path`` holds)."""
         return dict(self._delivered)
 
-    async def start(self, *, wait: bool = True) -> None:
+    async def start(self, *, wait: bool = True, fail_fast: bool = False) -> None:
         """Start connecting (and reconnecting, for as long as the client runs).
 
         With ``wait`` (the default), return once the first connection is up -- logged in,
         ``rooms`` joined, caught up -- or raise what made the client give up (``ServerError``
         ``auth_failed``, a :class:`~tertulia.client.trust.TrustError`...). Network failures are
         retried with backoff meanwhile, so wrap this in ``asyncio.timeout`` to bound the wait.
+
+        ``fail_fast``: if the server cannot be reached at all before the first successful
+        connection -- the host name does not resolve, or the connection is refused -- give up
+        at once with that ``OSError`` instead of retrying (a typo in a command line should not
+        take the whole connect timeout). Once connected, every network failure is retried.
         """
         if self._started:
             raise RuntimeError("a Client can be started only once")
         self._started = True
+        self._fail_fast = fail_fast
         self._dispatch_task = asyncio.get_running_loop().create_task(
             self._dispatch_loop(), name="tertulia-dispatch"
         )
@@ -456,13 +486,25 @@ class Client:
         ``await entry.acked()`` gives the server's :class:`~tertulia.proto.messages.Sent`
         (``seq``, ``ts``) or raises the ``ServerError`` that refused it. The entry is resent
         after reconnects, with the same ``msg_id``, until acknowledged: stored exactly once.
+
+        What the server would refuse anyway is refused here without sending: the entry comes
+        back FAILED with a :class:`~tertulia.client.connection.RefusedLocally` error
+        (``text_too_long``, ``invalid_argument`` for blank text; ``frame_too_large`` when the
+        pump finds the encoded frame over the limit). Empty text, and text that is not valid
+        Unicode (unpaired surrogates), raise ``ValueError``: they cannot even be queued.
         """
         if self._closed:
             raise ClientOffline("the client is closed")
         if not text:
             raise ValueError("a message needs some text")
+        if (why := unencodable(text)) is not None:
+            raise ValueError(f"cannot send this text: {why}")
         entry = self.outbox.add(normalize_name(room), text, kind, msg_id=msg_id)
-        self._outbox_wake.set()
+        refusal = message_refusal(text, self.limits)
+        if refusal is not None:
+            self.outbox.mark_failed(entry.msg_id, refusal)  # what the server would answer
+        else:
+            self._outbox_wake.set()
         return entry
 
     def retry(self, msg_id: str) -> PendingMessage:
@@ -578,6 +620,8 @@ class Client:
     def _retryable(self, exc: BaseException | None) -> bool:
         if isinstance(exc, ServerError) and exc.code in _JOIN_FATAL:
             return False
+        if self._fail_fast and not self._ever_connected and unreachable(exc) is not None:
+            return False  # start(fail_fast=True): no such host, or nothing listening
         return not self._closed and is_retryable(exc)
 
     async def _connect(self) -> _Link:
@@ -597,10 +641,13 @@ class Client:
             self.user = login.user
             self.admin = login.admin
             self.hello_ok = conn.hello_ok
+            if self.pace_sends and conn.hello_ok is not None:
+                lim = conn.hello_ok.limits
+                self.pacer.configure(lim.message_rate, lim.message_burst)
             # every followed room is being caught up: its gaps are sync's to fill, not history's
             self._syncing = set(self._cursors)
             for room in list(self._rooms_to_join):
-                await self._join_on(conn, room, create=True)
+                await self._join_on(conn, room, create=self.create_rooms)
                 self._rooms_to_join.pop(room, None)
             cursors = dict(self._cursors)
             self._syncing = set(cursors)
@@ -615,6 +662,7 @@ class Client:
             self._pump_task = asyncio.get_running_loop().create_task(
                 self._pump(conn), name="tertulia-outbox"
             )
+            self._ever_connected = True
         except BaseException:
             self._syncing.clear()
             await conn.close()
@@ -709,10 +757,18 @@ class Client:
             try:
                 reply = await conn.request(m.CreateRoom(id=0, room=room), m.RoomReply)
             except ServerError as exc2:
-                if exc2.code != "room_exists":
-                    raise
+                if exc2.code != "room_exists" or exc2.params.get("reason") in (
+                    "confusable",
+                    "closed",
+                ):
+                    raise  # a look-alike of another room's name, or closed: nothing to join
                 # someone created it between our join and our create: join theirs
-                reply = await conn.request(m.Join(id=0, room=room), m.RoomReply)
+                try:
+                    reply = await conn.request(m.Join(id=0, room=room), m.RoomReply)
+                except ServerError as exc3:
+                    if exc3.code == "room_not_found":
+                        raise exc2 from None  # it exists but we cannot join it: say so
+                    raise
         self._follow(reply.room)
         return reply.room
 
@@ -851,13 +907,15 @@ class Client:
     # ------------------------------------------------------------------ outgoing
 
     async def _pump(self, conn: Connection) -> None:
-        """Send outbox entries in order over ``conn``, at most ``send_window`` unacked."""
+        """Send outbox entries in order over ``conn``, at most ``send_window`` unacked, paced
+        by :attr:`pacer`; refuse locally what the server's limits would refuse."""
         window = asyncio.Semaphore(self.send_window)
         loop = asyncio.get_running_loop()
+        limits = conn.hello_ok.limits if conn.hello_ok is not None else None
         while not conn.closed:
-            pause = self._send_paused_until - loop.time()
+            pause = max(self._send_paused_until - loop.time(), self.pacer.delay())
             if pause > 0:
-                await asyncio.sleep(pause)
+                await _first(asyncio.sleep(pause), conn.wait_closed())
                 continue
             await window.acquire()
             entry = self.outbox.next_pending()
@@ -868,16 +926,25 @@ class Client:
                     continue
                 await _first(self._outbox_wake.wait(), conn.wait_closed())
                 continue
+            refusal = message_refusal(entry.text, limits)
             try:
+                if refusal is not None:
+                    raise refusal
                 fut = conn.send_request(
                     m.Send(
                         id=0, room=entry.room, msg_id=entry.msg_id, text=entry.text, kind=entry.kind
                     )
                 )
+            except RefusedLocally as exc:
+                window.release()
+                log.info("message %s refused before sending: %s", entry.msg_id, exc)
+                self.outbox.mark_failed(entry.msg_id, exc)
+                continue
             except ClientError:
                 window.release()
                 self.outbox.requeue(entry.msg_id)
                 return
+            self.pacer.take()
             self._inflight[entry.msg_id] = conn
             fut.add_done_callback(partial(self._acked, conn, entry.msg_id, window))
             with contextlib.suppress(ConnectionError, OSError):
@@ -900,8 +967,11 @@ class Client:
         elif isinstance(reply, m.Error):
             err = ServerError.from_frame(reply)
             if err.code in TRANSIENT_SEND_ERRORS:
-                delay = float(err.params.get("retry_after", _TRANSIENT_PAUSE))
-                self._send_paused_until = asyncio.get_running_loop().time() + delay
+                delay = _retry_after(err)
+                if err.code == "rate_limited" and self.pacer.limited:
+                    self.pacer.refused(delay)  # resume after the pause at the sustained rate
+                else:
+                    self._send_paused_until = asyncio.get_running_loop().time() + delay
                 self.outbox.requeue(msg_id)
                 self._outbox_wake.set()
             else:  # PERMANENT_SEND_ERRORS, and codes unknown to this version: do not loop
@@ -935,6 +1005,14 @@ class Client:
             )
         except OSError as exc:
             log.warning("cannot save cursors to %s: %s", self.cursor_path, exc)
+
+
+def _retry_after(err: ServerError) -> float:
+    """The pause a transient refusal asks for (``params.retry_after``), else a default."""
+    try:
+        return max(0.0, float(err.params.get("retry_after", _TRANSIENT_PAUSE)))
+    except (TypeError, ValueError):
+        return _TRANSIENT_PAUSE
 
 
 async def _call(handler: Callable[[Any], Awaitable[None] | None], ev: Any) -> None:

@@ -52,6 +52,7 @@ from tertulia.proto import (
     RemoteProtocolError,
 )
 from tertulia.proto import messages as m
+from tertulia.proto.framing import HEADER
 from tertulia.transport import tls
 from tertulia.transport.tcp import open_tls_stream
 
@@ -61,6 +62,7 @@ __all__ = [
     "Connection",
     "ConnectionLost",
     "EventCallback",
+    "RefusedLocally",
     "ServerError",
 ]
 
@@ -73,6 +75,7 @@ DEFAULT_PORT = 7443
 #: the party we chose to trust, so the client only guards against absurd sizes.
 _MAX_INBOUND_FRAME = m.MAX_SERVER_FRAME
 _READ_SIZE = 65536
+FRAME_HEADER_SIZE = HEADER.size
 #: Extra seconds of silence tolerated on top of two heartbeat intervals before giving up (at
 #: most; half an interval for short intervals), so a half-open link is noticed within
 #: ``2 * interval + 5`` seconds: 35 s with the default 15 s interval.
@@ -106,6 +109,17 @@ class ServerError(ClientError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.message, self.params))
+
+
+class RefusedLocally(ServerError):
+    """The client refused to send a request that the server would refuse: nothing was sent.
+
+    Raised (or recorded on an outbox entry) with the very ``code`` and ``params`` the server
+    would have answered, so callers branch on ``code`` alike: ``frame_too_large {size, max}``
+    for a frame over the limits announced in ``hello_ok`` -- the server would have closed the
+    connection, and a reconnecting client would have sent it again forever --,
+    ``text_too_long {max}``, ``invalid_argument {field: "text"}``.
+    """
 
 
 class ConnectionLost(ClientError):
@@ -149,6 +163,8 @@ class Connection:
         self._on_event = on_event
         self._ids = itertools.count(1)
         self._pending: dict[int | str, asyncio.Future[m.ServerMessage]] = {}
+        #: body size of each pending request, to tell which one a ``frame_too_large`` was about
+        self._sizes: dict[int | str, int] = {}
         self._closed = asyncio.Event()
         self._close_reason: ConnectionLost | None = None
         self._bye: m.ServerBye | None = None
@@ -280,10 +296,28 @@ class Connection:
             raise self._lost()
         rid = next(self._ids)
         msg = msgspec.structs.replace(msg, id=rid)
+        frame = self._proto.send(msg)
+        size = len(frame) - FRAME_HEADER_SIZE
+        limit = self.frame_limit
+        if limit is not None and size > limit:
+            raise RefusedLocally(
+                "frame_too_large",
+                f"a frame of {size} bytes exceeds the server's limit of {limit}",
+                {"size": size, "max": limit},
+            )
         fut: asyncio.Future[m.ServerMessage] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        self._writer.write(self._proto.send(msg))
+        self._sizes[rid] = size
+        self._writer.write(frame)
         return fut
+
+    @property
+    def frame_limit(self) -> int | None:
+        """The largest frame body the server accepts now (``None`` before ``hello_ok``)."""
+        if self.hello_ok is None:
+            return None
+        limits = self.hello_ok.limits
+        return limits.max_frame if self._proto.is_authenticated else limits.max_frame_pre_auth
 
     async def request(self, msg: Any, expect: type[R]) -> R:
         """Send request ``msg`` and return its reply, which must be of type ``expect``.
@@ -359,6 +393,7 @@ class Connection:
         self._closed.set()
         exc = self._lost()
         pending, self._pending = self._pending, {}
+        self._sizes.clear()
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(exc)
@@ -388,6 +423,8 @@ class Connection:
     def _dispatch(self, item: m.ServerMessage | RemoteProtocolError) -> None:
         if isinstance(item, RemoteProtocolError):
             log.warning("undecodable frame from %s:%s: %s", self.host, self.port, item)
+            if item.request_id is not None:
+                self._sizes.pop(item.request_id, None)
             if item.request_id is not None and (fut := self._pending.pop(item.request_id, None)):
                 fut.set_exception(ServerError(item.code.value, item.message, item.params))
             return
@@ -399,7 +436,10 @@ class Connection:
             self._bye = item
             return
         rid = getattr(item, "id", None)
+        if rid is None and isinstance(item, m.Error) and item.code == "frame_too_large":
+            self._blame_oversized(item)
         if rid is not None:
+            self._sizes.pop(rid, None)
             fut = self._pending.pop(rid, None)
             if fut is not None:
                 if not fut.done():
@@ -413,6 +453,22 @@ class Connection:
                 self._on_event(item)
             except Exception:  # a buggy callback must not kill the connection
                 log.exception("event callback failed on %r", item)
+
+    def _blame_oversized(self, err: m.Error) -> None:
+        """The server refused a frame as too large (fatal, with ``"id": null``): answer the
+        request of exactly that size with the error, so its caller learns that *this* request
+        can never succeed (instead of a ``ConnectionLost`` that invites sending it again).
+        Normally unreachable: :meth:`send_request` checks sizes against ``hello_ok``."""
+        size = err.params.get("size")
+        for rid, sent in self._sizes.items():
+            if sent == size:
+                del self._sizes[rid]
+                fut = self._pending.pop(rid, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(
+                        m.Error(code=err.code, message=err.message, id=rid, params=dict(err.params))
+                    )
+                return
 
     async def _watchdog(self, interval: float) -> None:
         """Ping a quiet server; abort the connection when it stays silent far too long."""

@@ -49,7 +49,9 @@ def _name(session: Session, raw: str, field: str) -> str:
     try:
         return normalize_name(raw, session.server.config.limits.max_name)
     except InvalidName as exc:
-        raise CommandError(ErrorCode.INVALID_NAME, str(exc), field=field) from None
+        raise CommandError(
+            ErrorCode.INVALID_NAME, str(exc), field=field, reason=exc.reason, **exc.params
+        ) from None
 
 
 def _user(session: Session) -> str:
@@ -64,7 +66,10 @@ def _room_name(session: Session, raw: str) -> str:
         if len(parts) == 3:
             return dm_room_name(_name(session, parts[1], "room"), _name(session, parts[2], "room"))
         raise CommandError(
-            ErrorCode.INVALID_NAME, "malformed direct-message room name", field="room"
+            ErrorCode.INVALID_NAME,
+            "malformed direct-message room name",
+            field="room",
+            reason="malformed_dm",
         )
     return _name(session, raw, "room")
 
@@ -132,6 +137,13 @@ async def register(session: Session, msg: m.Register) -> m.Ok:
     try:
         await server.storage.create_user(name, pw_hash)
     except NameTakenError:
+        if await server.storage.get_user(name) is None:
+            raise CommandError(
+                ErrorCode.NAME_TAKEN,
+                "that name looks like the name of an existing user",
+                field="user",
+                reason="confusable",
+            ) from None
         raise CommandError(ErrorCode.NAME_TAKEN, "that name is taken", field="user") from None
     return m.Ok(id=msg.id)
 
@@ -214,7 +226,9 @@ async def pong(session: Session, msg: m.Pong) -> None:
 async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
     user = _user(session)
     if is_dm(msg.room):
-        raise CommandError(ErrorCode.INVALID_NAME, "dm: names are reserved", field="room")
+        raise CommandError(
+            ErrorCode.INVALID_NAME, "dm: names are reserved", field="room", reason="reserved"
+        )
     name = _name(session, msg.room, "room")
     _check_topic(session, msg.topic)
     await check_room_quota(session, user)
@@ -223,11 +237,30 @@ async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
             name, msg.visibility, user, topic=msg.topic, members=[user]
         )
     except RoomExistsError:
-        raise CommandError(ErrorCode.ROOM_EXISTS, f"room {name!r} exists", room=name) from None
+        raise await _room_exists(session, name) from None
     room = await session.hub.room(name)
     assert room is not None
     session.hub.joined(room, user)
     return m.RoomReply(id=msg.id, room=await _info(session, room))
+
+
+async def _room_exists(session: Session, name: str) -> CommandError:
+    """``room_exists``, saying why when the name itself is free: ``reason`` ``confusable`` (a
+    look-alike of another room's name, refused by UTS #39 skeleton) or ``closed``. Joining
+    would find no room of that exact name, so "it exists, join it" would mislead."""
+    record = await session.server.storage.get_room(name)
+    if record is None:
+        return CommandError(
+            ErrorCode.ROOM_EXISTS,
+            f"room {name!r} looks like the name of an existing room",
+            room=name,
+            reason="confusable",
+        )
+    if record.closed:
+        return CommandError(
+            ErrorCode.ROOM_EXISTS, f"room {name!r} was closed", room=name, reason="closed"
+        )
+    return CommandError(ErrorCode.ROOM_EXISTS, f"room {name!r} exists", room=name)
 
 
 async def join(session: Session, msg: m.Join) -> m.RoomReply:

@@ -48,7 +48,18 @@ _MARKS = str.maketrans("", "", "\u200e\u200f")
 
 
 class InvalidName(ValueError):
-    """The name breaks the naming rules; the message says which."""
+    """The name breaks the naming rules; the message says which.
+
+    ``reason`` names the rule for clients (the ``reason`` param of ``invalid_name``):
+    ``empty``, ``too_long`` (``params["max"]``), ``bad_start``, ``bad_character`` and
+    ``not_allowed`` (PRECIS; both with ``params["char"]`` as ``U+XXXX`` when known). A client
+    shows "too long" for a 200-character name, not the repertoire.
+    """
+
+    def __init__(self, message: str, reason: str, **params: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.params = params
 
 
 @functools.lru_cache(maxsize=4096)
@@ -59,31 +70,43 @@ def normalize_name(raw: str, max_len: int) -> str:
     results are cached (bounded: hostile unique names only evict; failures are not cached).
     """
     if not raw:
-        raise InvalidName("name is empty")
+        raise InvalidName("name is empty", "empty")
     if len(raw) > 4 * max_len:  # cheap bound before any Unicode work on hostile input
-        raise InvalidName(f"name is longer than {max_len} characters")
+        raise _too_long(max_len)
     try:
         name = _PROFILE.enforce(raw)
     except UnicodeError as exc:
-        raise InvalidName(_precis_reason(raw, exc)) from None
+        raise _precis_refusal(raw, exc) from None
     assert isinstance(name, str)
     if len(name) > max_len:
-        raise InvalidName(f"name is longer than {max_len} characters")
+        raise _too_long(max_len)
     if not name[0].isalnum():
-        raise InvalidName("name must start with a letter or digit")
+        raise InvalidName("name must start with a letter or digit", "bad_start")
     for ch in name:
         if not (ch.isalnum() or ch in _EXTRA or unicodedata.category(ch) in ("Mn", "Mc")):
-            raise InvalidName(f"character {ch!r} (U+{ord(ch):04X}) is not allowed in names")
+            raise InvalidName(
+                f"character {ch!r} (U+{ord(ch):04X}) is not allowed in names",
+                "bad_character",
+                char=f"U+{ord(ch):04X}",
+            )
     return name
 
 
-def _precis_reason(raw: str, exc: UnicodeError) -> str:
+def _too_long(max_len: int) -> InvalidName:
+    return InvalidName(f"name is longer than {max_len} characters", "too_long", max=max_len)
+
+
+def _precis_refusal(raw: str, exc: UnicodeError) -> InvalidName:
     start = getattr(exc, "start", None)
     reason = str(getattr(exc, "reason", exc))
     if isinstance(start, int) and 0 <= start < len(raw):
         ch = raw[start]
-        return f"character U+{ord(ch):04X} is not allowed in names ({reason})"
-    return f"name is not allowed ({reason})"
+        return InvalidName(
+            f"character U+{ord(ch):04X} is not allowed in names ({reason})",
+            "not_allowed",
+            char=f"U+{ord(ch):04X}",
+        )
+    return InvalidName(f"name is not allowed ({reason})", "not_allowed")
 
 
 def skeleton(name: str) -> str:
