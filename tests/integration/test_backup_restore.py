@@ -220,7 +220,8 @@ def test_check_connect_passes_on_a_usable_setup_and_sees_a_busy_port(tmp_path: P
     import socket
 
     conf = tmp_path / "t.toml"
-    conf.write_text(FAST_PASSWORDS_TOML)
+    # any free metrics port: the fixed default (7480) may be taken on this machine
+    conf.write_text(FAST_PASSWORDS_TOML + "[http]\nport = 0\n")
     data = tmp_path / "d"
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
