@@ -57,7 +57,7 @@ from tertulia.gui.icons import paint_icon
 from tertulia.gui.models import Role, format_time
 from tertulia.gui.textfmt import avatar_color, initials, render_html
 
-__all__ = ["MemberDelegate", "MessageDelegate", "RoomDelegate", "paint_avatar"]
+__all__ = ["MemberDelegate", "MessageDelegate", "RoomDelegate", "paint_avatar", "presence_dot"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -94,13 +94,29 @@ def paint_avatar(
     p.setPen(QColor("#ffffff"))
     p.drawText(r, Qt.AlignmentFlag.AlignCenter, initials(name))
     if presence is not None:
-        d = max(8.0, r.width() * 0.34)
-        dot = QRectF(r.right() - d + 1, r.bottom() - d + 1, d, d)
-        color = {"online": t.online, "away": t.away}.get(presence, t.offline)
-        p.setBrush(QColor(color))
+        dot = presence_dot(r)
         p.setPen(QPen(QColor(ring or t.surface), 2))
-        p.drawEllipse(dot)
+        if presence == "unknown":
+            # not connected: nobody's presence is known. A hollow ring, unlike any real state
+            # (a filled dot), so nobody looks online when we cannot tell
+            p.setBrush(QColor(ring or t.surface))
+            p.drawEllipse(dot)
+            inner = dot.adjusted(2.5, 2.5, -2.5, -2.5)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(QColor(t.offline), max(1.5, dot.width() * 0.16)))
+            p.drawEllipse(inner)
+        else:
+            color = {"online": t.online, "away": t.away}.get(presence, t.offline)
+            p.setBrush(QColor(color))
+            p.drawEllipse(dot)
     p.restore()
+
+
+def presence_dot(rect: QRect | QRectF) -> QRectF:
+    """Where :func:`paint_avatar` draws the presence dot of an avatar in ``rect``."""
+    r = QRectF(rect)
+    d = max(8.0, r.width() * 0.34)
+    return QRectF(r.right() - d + 1, r.bottom() - d + 1, d, d)
 
 
 def day_label(iso: str) -> str:
@@ -208,6 +224,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     @staticmethod
     def event_text(index: Index) -> str:
+        if index.data(Role.Kind) == "gap":
+            return f"⋯  {index.data(Qt.ItemDataRole.DisplayRole)}  ⋯"
         return f"→  {index.data(Role.Text)}   ·   {format_time(index.data(Role.Ts))}"
 
     def event_document(self, index: Index, width: int, font: QFont) -> QTextDocument:
@@ -246,7 +264,7 @@ class MessageDelegate(QStyledItemDelegate):
         kind = index.data(Role.Kind)
         tx = rect.left() + self.text_x()
         tw = self.text_width(rect.width())
-        if kind == "event":
+        if kind in ("event", "gap"):
             # the height counts from the row's top: a day separator or the unread divider
             # above the line is part of the row (an event can start a day, e.g. "bob joined"
             # before any message of the day)
@@ -323,7 +341,7 @@ class MessageDelegate(QStyledItemDelegate):
             p.setPen(QPen(QColor(t.accent), 1))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(msg_rect.adjusted(1, 0, -2, -1))
-        if index.data(Role.Kind) == "event":
+        if index.data(Role.Kind) in ("event", "gap"):
             doc = self.event_document(index, lay.text.width(), option.font)
             dy = max(0.0, (lay.text.height() - doc.size().height()) / 2)
             p.translate(QPointF(lay.text.left(), lay.text.top() + dy))
@@ -669,7 +687,7 @@ class MemberDelegate(QStyledItemDelegate):
             p, QRect(r.left() + 14, r.top() + 5, s, s), name, presence=presence, ring=t.surface_alt
         )
         p.setFont(option.font)
-        p.setPen(QColor(t.text if presence != "offline" else t.muted))
+        p.setPen(QColor(t.text if presence in ("online", "away") else t.muted))
         p.drawText(
             r.adjusted(14 + s + 10, 0, -8, 0),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
