@@ -30,6 +30,23 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def proxy_factory() -> Iterator[Callable[..., Any]]:
+    """``make(server)`` -> a :class:`guikit.ProxyThread` in front of it (closed after)."""
+    from guikit import ProxyThread
+
+    proxies: list[Any] = []
+
+    def make(server: Any) -> Any:
+        proxy = ProxyThread(server)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+@pytest.fixture
 def gui_factory(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., TertuliaApp]]:
     """``make(name="a", language="en")`` -> a TertuliaApp with its own config dir."""
     apps: list[TertuliaApp] = []
