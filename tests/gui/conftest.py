@@ -19,6 +19,8 @@ except ImportError:  # without the gui extra only the "how to install it" test c
     collect_ignore_glob = ["test_gui_[!c]*.py"]
     TertuliaApp: Any = None
 else:
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     from tertulia.gui.app import TertuliaApp
 
 
@@ -66,3 +68,6 @@ def gui_factory(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., TertuliaAp
     for ctl in apps:
         ctl.shutdown()
         ctl.connect_window.deleteLater()
+    # really gone before the next test (a hidden window still re-lays out its timeline when
+    # that test changes the theme or the language)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)

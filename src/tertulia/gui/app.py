@@ -270,6 +270,8 @@ class TertuliaApp(QObject):
         if self.window is not None:
             self.settings.set_geometry(self.window.saveGeometry())
             self.window.close()
+            self.window.deleteLater()  # with its timelines (which re-lay out on theme changes)
+            self.window = None
         self.connect_window.close()
         self.bridge.shutdown()
         if self.notifier.tray is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -54,7 +55,7 @@ from PySide6.QtWidgets import (
 
 from tertulia.gui import theme as themes
 from tertulia.gui.icons import paint_icon
-from tertulia.gui.models import Role, format_time
+from tertulia.gui.models import MessageModel, Role, format_time
 from tertulia.gui.textfmt import avatar_color, initials, render_html
 
 __all__ = ["MemberDelegate", "MessageDelegate", "RoomDelegate", "paint_avatar", "presence_dot"]
@@ -158,6 +159,11 @@ class MessageDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._docs: OrderedDict[tuple[object, ...], QTextDocument] = OrderedDict()
+        # text heights by the same keys: laying out a long timeline (every row's size hint,
+        # after each insert) must not rebuild a document per row once the documents kept
+        # (the visible ones matter) are fewer than the rows
+        self._heights: OrderedDict[tuple[object, ...], float] = OrderedDict()
+        self._row_heights: OrderedDict[tuple[object, ...], int] = OrderedDict()
         self.needle = ""
         self.me = ""
 
@@ -183,12 +189,43 @@ class MessageDelegate(QStyledItemDelegate):
 
     def clear_cache(self) -> None:
         self._docs.clear()
+        self._heights.clear()
+        self._row_heights.clear()
+
+    def _height(self, key: tuple[object, ...], make: Callable[[], QTextDocument]) -> float:
+        h = self._heights.get(key)
+        if h is None:
+            h = make().size().height()
+            self._heights[key] = h
+            while len(self._heights) > 100_000:
+                self._heights.popitem(last=False)
+        return h
+
+    def _doc_key(self, index: Index, width: int, font: QFont) -> tuple[object, ...]:
+        t = themes.current()
+        text = index.data(Role.Text) or ""
+        kind = index.data(Role.MsgKind)
+        state = index.data(Role.State) in ("pending", "sending")
+        return (
+            index.data(Role.Key),
+            text,
+            width,
+            self.needle,
+            t.name,
+            font.toString(),
+            kind,
+            state,
+        )
+
+    def _event_key(self, index: Index, width: int, font: QFont) -> tuple[object, ...]:
+        small = scaled_font(font, 0.92)
+        return ("event", index.data(Role.Key), self.event_text(index), width, small.toString())
 
     def document(self, index: Index, width: int, font: QFont) -> QTextDocument:
         t = themes.current()
         text = index.data(Role.Text) or ""
         kind = index.data(Role.MsgKind)
-        key = (index.data(Role.Key), text, width, self.needle, t.name, font.toString(), kind)
+        key = self._doc_key(index, width, font)
         doc = self._docs.get(key)
         if doc is not None:
             self._docs.move_to_end(key)
@@ -233,7 +270,7 @@ class MessageDelegate(QStyledItemDelegate):
         (a long topic change must not run off the row or be cut off)."""
         small = scaled_font(font, 0.92)
         text = self.event_text(index)  # the time follows the language: part of the key
-        key = ("event", index.data(Role.Key), text, width, small.toString())
+        key = self._event_key(index, width, font)
         doc = self._docs.get(key)
         if doc is not None:
             self._docs.move_to_end(key)
@@ -269,8 +306,10 @@ class MessageDelegate(QStyledItemDelegate):
             # above the line is part of the row (an event can start a day, e.g. "bob joined"
             # before any message of the day)
             ew = self.event_width(rect.width())
-            doc = self.event_document(index, ew, font)
-            text = QRect(tx, y + 6, ew, max(fm.height(), math.ceil(doc.size().height())))
+            eh = self._height(
+                self._event_key(index, ew, font), lambda: self.event_document(index, ew, font)
+            )
+            text = QRect(tx, y + 6, ew, max(fm.height(), math.ceil(eh)))
             height = text.bottom() + 6 - rect.top()
             return _Layout(y, day, divider, None, None, text, None, height)
         show_header = bool(index.data(Role.ShowHeader))
@@ -284,8 +323,8 @@ class MessageDelegate(QStyledItemDelegate):
             y += header.height() + 2
         else:
             y += 2
-        doc = self.document(index, tw, font)
-        text = QRect(tx, y, tw, int(doc.size().height()) + 1)
+        th = self._height(self._doc_key(index, tw, font), lambda: self.document(index, tw, font))
+        text = QRect(tx, y, tw, int(th) + 1)
         y = text.bottom() + 1
         if index.data(Role.State) == "failed":
             status = QRect(tx, y + 2, tw, fm.height() + 4)
@@ -295,12 +334,44 @@ class MessageDelegate(QStyledItemDelegate):
         return _Layout(top, day, divider, avatar, header, text, status, height)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
         # exactly the width paint() will get: a hint computed for another width (this used to
         # be at least 300 px) gives a height that does not match the painted row
-        opt.rect = QRect(0, 0, self.row_width(opt), 100)
-        return QSize(opt.rect.width(), self.layout(opt, index).height)
+        width = self.row_width(option)
+        # the row's height depends on these alone (its text never changes: a row is replaced
+        # when it does); kept so that laying out thousands of rows after each insert (a long
+        # history, a gap being filled) does not lay out each row again
+        model = index.model()
+        if isinstance(model, MessageModel):  # the timeline: read the row, not role by role
+            i = index.row()
+            row = model.rows[i]
+            key: tuple[object, ...] = (
+                row.uid,
+                width,
+                option.font.toString(),
+                model.day_start(i),
+                model.divider_at(i),
+                model.show_header(i),
+                row.state == "failed",
+            )
+        else:
+            key = (
+                index.data(Role.Key),
+                width,
+                option.font.toString(),
+                index.data(Role.DayStart),
+                index.data(Role.UnreadDivider),
+                index.data(Role.ShowHeader),
+                index.data(Role.State) == "failed",
+            )
+        h = self._row_heights.get(key)
+        if h is None:
+            opt = QStyleOptionViewItem(option)  # paint() gets the view's option as it is
+            opt.rect = QRect(0, 0, width, 100)
+            h = self.layout(opt, index).height
+            self._row_heights[key] = h
+            while len(self._row_heights) > 100_000:
+                self._row_heights.popitem(last=False)
+        return QSize(width, h)
 
     # ------------------------------------------------------------------ painting
 

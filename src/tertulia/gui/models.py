@@ -117,9 +117,10 @@ def format_time(ts_ms: int) -> str:
 # --------------------------------------------------------------------------- messages
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class MessageRow:
-    """One line of a room's timeline."""
+    """One line of a room's timeline. Compared by identity (``rows.index(row)`` must not
+    compare every field of thousands of rows)."""
 
     kind: str  # "message" | "event" | "gap"
     sender: str
@@ -138,6 +139,13 @@ class MessageRow:
     # sort key: (seq or anchor seq, tiebreak)
     key: tuple[float, int] = (0.0, 0)
     uid: int = field(default_factory=lambda: next(_counter))
+    #: the local date of ``ts`` (ISO), computed once: every layout asks for it
+    day: str = ""
+
+    def local_day(self) -> str:
+        if not self.day:
+            self.day = local_date(self.ts).date().isoformat()
+        return self.day
 
     @property
     def pending(self) -> bool:
@@ -257,17 +265,21 @@ class MessageModel(QAbstractListModel):
         """The ISO date if row ``i`` is the first of its local day, else ``""``."""
         if self.rows[i].kind == "gap":
             return ""
-        d = local_date(self.rows[i].ts).date()
-        if i == 0 or local_date(self.rows[i - 1].ts).date() != d:
-            return d.isoformat()
+        d = self.rows[i].local_day()
+        if i == 0 or self.rows[i - 1].local_day() != d:
+            return d
         return ""
 
     def divider_at(self, i: int) -> bool:
         r = self.rows[i]
         if self.first_unread is None or r.seq is None or r.seq < self.first_unread:
             return False
-        prev = next((p for p in reversed(self.rows[:i]) if p.seq is not None), None)
-        return prev is None or prev.seq is None or prev.seq < self.first_unread
+        # the nearest earlier message (no slicing: this runs for every row of every layout)
+        j = i - 1
+        while j >= 0 and self.rows[j].seq is None:
+            j -= 1
+        prev = self.rows[j].seq if j >= 0 else None
+        return prev is None or prev < self.first_unread
 
     def show_header(self, i: int) -> bool:
         r = self.rows[i]
