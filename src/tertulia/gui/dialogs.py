@@ -71,6 +71,16 @@ def _titled(dialog: QDialog, name: str, title: str) -> tuple[QVBoxLayout, QLabel
     return lay, head
 
 
+def _primary(box: QDialogButtonBox, text: str) -> QPushButton:
+    """The dialog's main action, in the accent colour. Named before it is added: a button box
+    polishes its buttons when they are added, and a name given afterwards would not restyle
+    it (so these buttons used to look like the others)."""
+    button = QPushButton(text)
+    button.setObjectName("Primary")
+    box.addButton(button, QDialogButtonBox.ButtonRole.AcceptRole)
+    return button
+
+
 @dataclass(frozen=True)
 class ConnectForm:
     host: str
@@ -409,11 +419,9 @@ class TrustDialog(QDialog):
         lay.addWidget(fp)
         self.fingerprint = fingerprint
         buttons = QDialogButtonBox(self)
-        self.trust_button = buttons.addButton(
-            QCoreApplication.translate("TrustDialog", "Trust and connect"),
-            QDialogButtonBox.ButtonRole.AcceptRole,
+        self.trust_button = _primary(
+            buttons, QCoreApplication.translate("TrustDialog", "Trust and connect")
         )
-        self.trust_button.setObjectName("Primary")
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -495,11 +503,7 @@ class JoinRoomDialog(QDialog):
         form.addRow("", self.private)
         lay.addLayout(form)
         buttons = QDialogButtonBox(self)
-        self.go = buttons.addButton(
-            QCoreApplication.translate("JoinRoomDialog", "Join or create"),
-            QDialogButtonBox.ButtonRole.AcceptRole,
-        )
-        self.go.setObjectName("Primary")
+        self.go = _primary(buttons, QCoreApplication.translate("JoinRoomDialog", "Join or create"))
         self.cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._go)
         buttons.rejected.connect(self.reject)
@@ -563,10 +567,7 @@ class DmDialog(QDialog):
         self.user.setCompleter(QCompleter(known_users, self))
         lay.addWidget(self.user)
         buttons = QDialogButtonBox(self)
-        ok = buttons.addButton(
-            QCoreApplication.translate("DmDialog", "Start"), QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        ok.setObjectName("Primary")
+        self.start = _primary(buttons, QCoreApplication.translate("DmDialog", "Start"))
         self.cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._go)
         buttons.rejected.connect(self.reject)
