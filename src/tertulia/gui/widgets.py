@@ -135,7 +135,7 @@ class MessageView(QListView):
     def _check_gaps(self) -> None:
         """Ask for the messages of every gap within a screen of the visible part."""
         model = self.model()
-        if not isinstance(model, MessageModel):
+        if not isinstance(model, MessageModel) or not model.gaps():
             return
         self.executeDelayedItemsLayout()
         vp = self.viewport().rect()
