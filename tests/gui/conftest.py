@@ -19,6 +19,8 @@ except ImportError:  # without the gui extra only the "how to install it" test c
     collect_ignore_glob = ["test_gui_[!c]*.py"]
     TertuliaApp: Any = None
 else:
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     from tertulia.gui.app import TertuliaApp
 
 
@@ -27,6 +29,23 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing of the user's: own known_servers file, config dir, no keyring."""
     monkeypatch.setenv("TERTULIA_KNOWN_SERVERS", str(tmp_path / "known_servers"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+
+
+@pytest.fixture
+def proxy_factory() -> Iterator[Callable[..., Any]]:
+    """``make(server)`` -> a :class:`guikit.ProxyThread` in front of it (closed after)."""
+    from guikit import ProxyThread
+
+    proxies: list[Any] = []
+
+    def make(server: Any) -> Any:
+        proxy = ProxyThread(server)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
 
 
 @pytest.fixture
@@ -49,3 +68,6 @@ def gui_factory(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., TertuliaAp
     for ctl in apps:
         ctl.shutdown()
         ctl.connect_window.deleteLater()
+    # really gone before the next test (a hidden window still re-lays out its timeline when
+    # that test changes the theme or the language)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)

@@ -99,8 +99,10 @@ def test_two_clients_chat_with_unread_and_mentions(
     qtbot.waitUntil(lambda: dm_item.mentions == 1, timeout=WAIT)
     assert dm_item.label == "bruno"
 
-    # typing notices show up under the other client's timeline
+    # typing notices show up under the other client's timeline (bruno is in the DM he just
+    # opened: back to #general first; typing "/msg ana psst" told nobody anything)
     ana.store.select_room("general")
+    bruno.store.select_room("general")
     qtbot.keyClicks(bruno.window.composer, "typing")
     qtbot.waitUntil(lambda: "bruno" in ana.window.typing_label.text(), timeout=WAIT)
 

@@ -4,13 +4,15 @@ and the last server and user are remembered."""
 from __future__ import annotations
 
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from guikit import WAIT, log_in
 
-from tertulia.gui.app import TertuliaApp
+from tertulia.gui.app import TertuliaApp, build_parser, make_app
 from tertulia_testkit import PASSWORD, ServerProcess
 
 OTHER = "SHA256:" + ":".join(["AB"] * 32)
@@ -86,3 +88,47 @@ def test_wrong_password_then_right_one_and_remembered(
     assert w.error.text() == "Wrong user name or password."
     fill(ctl, server.host, server.port, "ana", PASSWORD)
     qtbot.waitUntil(lambda: ctl.window is not None and ctl.window.isVisible(), timeout=WAIT)
+
+
+def test_known_servers_live_under_config_dir(
+    qtbot: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server_proc_factory: Callable[..., ServerProcess],
+) -> None:
+    """``tertulia gui --config-dir DIR`` keeps the trusted certificates in DIR/known_servers
+    (not in the default one): a second profile asks again, the same profile does not."""
+    monkeypatch.delenv("TERTULIA_KNOWN_SERVERS")
+    server = server_proc_factory()
+    default = tmp_path / "xdg" / "tertulia" / "known_servers"  # where it used to go
+    apps: list[TertuliaApp] = []
+
+    def start(config_dir: Path) -> TertuliaApp:
+        args = build_parser().parse_args(
+            ["--config-dir", str(config_dir), "--lang", "en", "--theme", "light"]
+        )
+        ctl = make_app(args)
+        apps.append(ctl)
+        return ctl
+
+    try:
+        first = start(tmp_path / "profile")
+        log_in(qtbot, first, server, "ana", expect_trust=True)
+        kept = tmp_path / "profile" / "known_servers"
+        assert server.fingerprint in kept.read_text()
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        assert not default.exists()
+        first.shutdown()
+
+        same = start(tmp_path / "profile")
+        log_in(qtbot, same, server, "ana", register=False, expect_trust=False)
+        same.shutdown()
+
+        other = start(tmp_path / "other-profile")
+        log_in(qtbot, other, server, "ana", register=False, expect_trust=True)
+        assert server.fingerprint in (tmp_path / "other-profile" / "known_servers").read_text()
+        assert not default.exists()
+    finally:
+        for ctl in apps:
+            ctl.shutdown()
+            ctl.connect_window.deleteLater()

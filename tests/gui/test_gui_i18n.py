@@ -12,9 +12,10 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QLocale
 from PySide6.QtWidgets import QDialogButtonBox
 
+from tertulia.client import Message
 from tertulia.gui import i18n
 from tertulia.gui.app import TertuliaApp
-from tertulia.gui.models import format_time
+from tertulia.gui.models import MessageModel, format_time, presence_label
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +67,18 @@ def test_spanish_ui_strings_qt_strings_dates_and_errors(
         "El mensaje es demasiado largo (como mucho 4000 caracteres)."
     )
     assert "(frobnicated)" in i18n.error_text("frobnicated")
+
+    # what a reconnect shows: unknown presence, the gap after a jump
+    assert presence_label("unknown") == "presencia desconocida (reconectando)"
+    gap = MessageModel("general", "ana")
+    gap.add_messages(
+        [
+            Message(room="general", seq=s, msg_id=f"m{s}", sender="bob", ts=0, text="x")
+            for s in (1, 9)
+        ]
+    )
+    gap.set_gap(1, 9)
+    assert gap.data(gap.index(1)) == "7 mensajes más, cargando…"
 
     # switching back to English at run time retranslates the open window
     ctl.set_language("en")

@@ -153,6 +153,119 @@ def test_slash_commands(raw: str, expected: commands.Command | None) -> None:
     assert commands.parse(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("draft", "is_message"),
+    [
+        ("hello", True),
+        ("//etc is a path", True),
+        ("/me waves", True),
+        ("/", False),
+        ("/jo", False),
+        ("/me", False),
+        ("/msg bob hi", False),
+        ("/join big", False),
+        ("/topic Friday", False),
+        ("", False),
+    ],
+)
+def test_what_counts_as_typing_a_message(draft: str, is_message: bool) -> None:
+    assert commands.is_message(draft) is is_message
+
+
+def test_room_list_replaced_items_are_the_ones_shown(qapp: Any) -> None:
+    """A reconnect replaces every room's item (``upsert``): later changes must reach the row
+    the sidebar shows, not only the item the total counts."""
+    rl = RoomListModel()
+    rl.upsert(RoomItem("general", unread=1))
+    rl.upsert(RoomItem("general", unread=1, topic="after the reconnect"))  # same label
+    changed: list[int] = []
+    rl.dataChanged.connect(lambda a, b: changed.append(a.row()))
+    rl.update("general", unread=5, mentions=2)
+    row = rl.row_of("general")
+    assert row is not None and changed == [row]
+    idx = rl.index(row)
+    assert (idx.data(Role.Unread), idx.data(Role.Mentions)) == (5, 2) == rl.total_unread()
+    assert idx.data(Role.Topic) == "after the reconnect"
+
+
+def test_presence_unknown_while_offline(qapp: Any) -> None:
+    rl = RoomListModel()
+    rl.upsert(RoomItem("dm:ana:bob", visibility="dm", peer="bob", presence="online"))
+    rl.upsert(RoomItem("general"))
+    rl.forget_presence()
+    dm = rl.index(rl.row_of("dm:ana:bob"))
+    assert dm.data(Role.Presence) == "unknown"
+    assert dm.data(Qt.ItemDataRole.AccessibleTextRole) == "bob, presence unknown (reconnecting)"
+    rl.set_presence("bob", "away")
+    assert dm.data(Role.Presence) == "away"
+    assert dm.data(Qt.ItemDataRole.ToolTipRole) == "bob — away"
+
+
+def keys_sorted(m: MessageModel) -> bool:
+    return m._keys == sorted(m._keys) and [r.key for r in m.rows] == m._keys
+
+
+def test_own_messages_are_sent_however_they_come(qapp: Any) -> None:
+    m = MessageModel("general", "ana")
+    m.add_messages([msg(1, "ana", "from history"), msg(2, "bob", "theirs")])
+    m.upsert_pending(msg_id="p1", text="live", kind="text", state="pending", created=0)
+    m.add_messages([msg(3, "ana", "live", msg_id="p1")])
+    assert [(r.text, r.state) for r in m.rows] == [
+        ("from history", "sent"),
+        ("theirs", ""),
+        ("live", "sent"),
+    ]
+
+
+def test_event_lines_wait_for_their_message(qapp: Any) -> None:
+    """Restored event lines sit after the message they followed, once it is loaded."""
+    m = MessageModel("general", "ana")
+    m.add_event("first line of an empty room", anchor=0)  # nothing loaded: shown
+    m.add_messages([msg(s) for s in range(41, 51)])  # the latest page
+    m.add_event("bob joined the room", anchor=20)  # older than what is loaded: waits
+    m.add_event("carmen joined the room", anchor=45)
+    m.add_event("dan left the room", anchor=99)  # after everything loaded: at the end
+    texts = [r.text for r in m.rows if r.kind == "event"]
+    assert texts == ["first line of an empty room", "carmen joined the room", "dan left the room"]
+    assert m.parked_events() == 1
+    assert m.rows[m.row_of_seq(45) + 1].text == "carmen joined the room"
+    m.add_messages([msg(s) for s in range(1, 41)])  # older history, one block
+    assert m.parked_events() == 0
+    assert m.rows[m.row_of_seq(20) + 1].text == "bob joined the room"
+    assert keys_sorted(m)
+    # the line that came before any message stays first once seq 1 is there
+    assert m.rows[0].text == "first line of an empty room"
+    assert [r.seq for r in m.rows if r.seq is not None] == list(range(1, 51))
+
+
+def test_gaps(qapp: Any) -> None:
+    m = MessageModel("general", "ana")
+    m.add_messages([msg(s) for s in range(96, 101)])  # latest page
+    m.add_messages([msg(s) for s in range(11, 21)])  # the jump's page: after the read marker
+    m.set_gap(20, 96)
+    m.add_event("bob joined the room", anchor=50)  # inside the gap: waits
+    assert m.gaps() == [(20, 96)]
+    row = m.row_of_gap(20)
+    assert row == m.row_of_seq(20) + 1
+    assert m.data(m.index(row), Role.Kind) == "gap"
+    assert m.data(m.index(row), Qt.ItemDataRole.DisplayRole) == "75 more messages, loading…"
+    assert m.data(m.index(row), Role.DayStart) == ""
+    assert m.next_loaded_after(20) == 96
+    # a page fills the start of the gap: the gap moves down
+    m.add_messages([msg(s) for s in range(21, 61)])
+    m.remove_gap(20)
+    m.set_gap(60, m.next_loaded_after(60) or 0)
+    assert m.gaps() == [(60, 96)]
+    assert m.rows[m.row_of_seq(50) + 1].text == "bob joined the room"
+    m.add_messages([msg(s) for s in range(61, 96)])
+    m.remove_gap(60)
+    assert m.gaps() == [] and all(r.kind != "gap" for r in m.rows)
+    assert [r.seq for r in m.rows if r.seq is not None] == list(range(11, 101))
+    assert keys_sorted(m)
+    m.set_gap(5, 6)  # nothing between: no gap
+    assert m.gaps() == []
+
+
 def test_text_helpers() -> None:
     assert mentions_user("hey @Ana!", "ana") and mentions_user("ana: look", "ana")
     assert not mentions_user("banana", "ana") and not mentions_user("ana-maria", "ana")

@@ -29,6 +29,8 @@ from tertulia.gui.dialogs import (
     SettingsDialog,
     TrustDialog,
 )
+from tertulia.gui.display import display_problem
+from tertulia.gui.eventlog import EventLog
 from tertulia.gui.i18n import apply_language, describe_error, resolve_language
 from tertulia.gui.mainwindow import MainWindow
 from tertulia.gui.notify import Notifier, app_icon
@@ -36,7 +38,7 @@ from tertulia.gui.options import add_arguments
 from tertulia.gui.settings import Keyring, Settings
 from tertulia.gui.store import ChatStore
 
-__all__ = ["TertuliaApp", "build_parser", "main"]
+__all__ = ["TertuliaApp", "build_parser", "main", "make_app"]
 
 log = logging.getLogger("tertulia.gui")
 
@@ -138,7 +140,11 @@ class TertuliaApp(QObject):
             backoff_cap=self.backoff_cap,
             backoff_base=self.backoff_base,
         )
-        self.store = ChatStore(self.bridge, self)
+        self.store = ChatStore(
+            self.bridge,
+            self,
+            event_log=EventLog(self.settings.events_path(form.host, form.port, user)),
+        )
         self.bridge.login(params, self._logged_in, self._login_failed)
 
     def _login_failed(self, exc: BaseException) -> None:
@@ -264,6 +270,8 @@ class TertuliaApp(QObject):
         if self.window is not None:
             self.settings.set_geometry(self.window.saveGeometry())
             self.window.close()
+            self.window.deleteLater()  # with its timelines (which re-lay out on theme changes)
+            self.window = None
         self.connect_window.close()
         self.bridge.shutdown()
         if self.notifier.tray is not None:
@@ -276,15 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace, argv0: str = "tertulia-gui") -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    QApplication.setApplicationName("Tertulia")
-    QApplication.setOrganizationName("Tertulia")
-    QApplication.setApplicationVersion(__version__)
-    QApplication.setDesktopFileName("tertulia")
-    app = QApplication.instance() or QApplication([argv0])
-    assert isinstance(app, QApplication)
-    app.setFont(themes.pick_font())
+def make_app(args: argparse.Namespace) -> TertuliaApp:
+    """The controller for the command-line options (a QApplication must exist)."""
     ctl = TertuliaApp(config_dir=args.config_dir, language=args.lang, theme=args.theme)
     if args.server:
         host, _, port = args.server.rpartition(":") if ":" in args.server else (args.server, "", "")
@@ -293,6 +294,23 @@ def run(args: argparse.Namespace, argv0: str = "tertulia-gui") -> int:
             ctl.settings.port = int(port)
     if args.user:
         ctl.settings.user = args.user
+    return ctl
+
+
+def run(args: argparse.Namespace, argv0: str = "tertulia-gui") -> int:
+    problem = display_problem()
+    if problem is not None:  # before Qt, which would print its own lines and abort
+        print(problem, file=sys.stderr)
+        return 1
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    QApplication.setApplicationName("Tertulia")
+    QApplication.setOrganizationName("Tertulia")
+    QApplication.setApplicationVersion(__version__)
+    QApplication.setDesktopFileName("tertulia")
+    app = QApplication.instance() or QApplication([argv0])
+    assert isinstance(app, QApplication)
+    app.setFont(themes.pick_font())
+    ctl = make_app(args)
     ctl.show_login()
     app.aboutToQuit.connect(ctl.shutdown)
     return int(app.exec())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COMMANDS", "Command", "parse"]
+__all__ = ["COMMANDS", "Command", "is_message", "parse"]
 
 #: name -> usage, for /help and errors
 COMMANDS = {
@@ -64,3 +64,11 @@ def parse(raw: str) -> Command | None:
     if name == "topic":
         return Command("topic", text=rest)
     return Command("help")
+
+
+def is_message(draft: str) -> bool:
+    """Whether ``draft`` (the composer's text so far) is on its way to the room: plain text,
+    ``//text`` or ``/me ...``. A slash command (``/msg bob``, ``/join big``, a half-typed
+    ``/jo``) is not, so it must not make the room see "ana is typing"."""
+    cmd = parse(draft)
+    return cmd is not None and cmd.name in ("say", "me")

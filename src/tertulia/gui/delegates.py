@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -54,10 +55,10 @@ from PySide6.QtWidgets import (
 
 from tertulia.gui import theme as themes
 from tertulia.gui.icons import paint_icon
-from tertulia.gui.models import Role, format_time
+from tertulia.gui.models import MessageModel, Role, format_time
 from tertulia.gui.textfmt import avatar_color, initials, render_html
 
-__all__ = ["MemberDelegate", "MessageDelegate", "RoomDelegate", "paint_avatar"]
+__all__ = ["MemberDelegate", "MessageDelegate", "RoomDelegate", "paint_avatar", "presence_dot"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -94,13 +95,29 @@ def paint_avatar(
     p.setPen(QColor("#ffffff"))
     p.drawText(r, Qt.AlignmentFlag.AlignCenter, initials(name))
     if presence is not None:
-        d = max(8.0, r.width() * 0.34)
-        dot = QRectF(r.right() - d + 1, r.bottom() - d + 1, d, d)
-        color = {"online": t.online, "away": t.away}.get(presence, t.offline)
-        p.setBrush(QColor(color))
+        dot = presence_dot(r)
         p.setPen(QPen(QColor(ring or t.surface), 2))
-        p.drawEllipse(dot)
+        if presence == "unknown":
+            # not connected: nobody's presence is known. A hollow ring, unlike any real state
+            # (a filled dot), so nobody looks online when we cannot tell
+            p.setBrush(QColor(ring or t.surface))
+            p.drawEllipse(dot)
+            inner = dot.adjusted(2.5, 2.5, -2.5, -2.5)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(QColor(t.offline), max(1.5, dot.width() * 0.16)))
+            p.drawEllipse(inner)
+        else:
+            color = {"online": t.online, "away": t.away}.get(presence, t.offline)
+            p.setBrush(QColor(color))
+            p.drawEllipse(dot)
     p.restore()
+
+
+def presence_dot(rect: QRect | QRectF) -> QRectF:
+    """Where :func:`paint_avatar` draws the presence dot of an avatar in ``rect``."""
+    r = QRectF(rect)
+    d = max(8.0, r.width() * 0.34)
+    return QRectF(r.right() - d + 1, r.bottom() - d + 1, d, d)
 
 
 def day_label(iso: str) -> str:
@@ -142,6 +159,11 @@ class MessageDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._docs: OrderedDict[tuple[object, ...], QTextDocument] = OrderedDict()
+        # text heights by the same keys: laying out a long timeline (every row's size hint,
+        # after each insert) must not rebuild a document per row once the documents kept
+        # (the visible ones matter) are fewer than the rows
+        self._heights: OrderedDict[tuple[object, ...], float] = OrderedDict()
+        self._row_heights: OrderedDict[tuple[object, ...], int] = OrderedDict()
         self.needle = ""
         self.me = ""
 
@@ -167,12 +189,43 @@ class MessageDelegate(QStyledItemDelegate):
 
     def clear_cache(self) -> None:
         self._docs.clear()
+        self._heights.clear()
+        self._row_heights.clear()
+
+    def _height(self, key: tuple[object, ...], make: Callable[[], QTextDocument]) -> float:
+        h = self._heights.get(key)
+        if h is None:
+            h = make().size().height()
+            self._heights[key] = h
+            while len(self._heights) > 100_000:
+                self._heights.popitem(last=False)
+        return h
+
+    def _doc_key(self, index: Index, width: int, font: QFont) -> tuple[object, ...]:
+        t = themes.current()
+        text = index.data(Role.Text) or ""
+        kind = index.data(Role.MsgKind)
+        state = index.data(Role.State) in ("pending", "sending")
+        return (
+            index.data(Role.Key),
+            text,
+            width,
+            self.needle,
+            t.name,
+            font.toString(),
+            kind,
+            state,
+        )
+
+    def _event_key(self, index: Index, width: int, font: QFont) -> tuple[object, ...]:
+        small = scaled_font(font, 0.92)
+        return ("event", index.data(Role.Key), self.event_text(index), width, small.toString())
 
     def document(self, index: Index, width: int, font: QFont) -> QTextDocument:
         t = themes.current()
         text = index.data(Role.Text) or ""
         kind = index.data(Role.MsgKind)
-        key = (index.data(Role.Key), text, width, self.needle, t.name, font.toString(), kind)
+        key = self._doc_key(index, width, font)
         doc = self._docs.get(key)
         if doc is not None:
             self._docs.move_to_end(key)
@@ -208,6 +261,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     @staticmethod
     def event_text(index: Index) -> str:
+        if index.data(Role.Kind) == "gap":
+            return f"⋯  {index.data(Qt.ItemDataRole.DisplayRole)}  ⋯"
         return f"→  {index.data(Role.Text)}   ·   {format_time(index.data(Role.Ts))}"
 
     def event_document(self, index: Index, width: int, font: QFont) -> QTextDocument:
@@ -215,7 +270,7 @@ class MessageDelegate(QStyledItemDelegate):
         (a long topic change must not run off the row or be cut off)."""
         small = scaled_font(font, 0.92)
         text = self.event_text(index)  # the time follows the language: part of the key
-        key = ("event", index.data(Role.Key), text, width, small.toString())
+        key = self._event_key(index, width, font)
         doc = self._docs.get(key)
         if doc is not None:
             self._docs.move_to_end(key)
@@ -246,13 +301,15 @@ class MessageDelegate(QStyledItemDelegate):
         kind = index.data(Role.Kind)
         tx = rect.left() + self.text_x()
         tw = self.text_width(rect.width())
-        if kind == "event":
+        if kind in ("event", "gap"):
             # the height counts from the row's top: a day separator or the unread divider
             # above the line is part of the row (an event can start a day, e.g. "bob joined"
             # before any message of the day)
             ew = self.event_width(rect.width())
-            doc = self.event_document(index, ew, font)
-            text = QRect(tx, y + 6, ew, max(fm.height(), math.ceil(doc.size().height())))
+            eh = self._height(
+                self._event_key(index, ew, font), lambda: self.event_document(index, ew, font)
+            )
+            text = QRect(tx, y + 6, ew, max(fm.height(), math.ceil(eh)))
             height = text.bottom() + 6 - rect.top()
             return _Layout(y, day, divider, None, None, text, None, height)
         show_header = bool(index.data(Role.ShowHeader))
@@ -266,8 +323,8 @@ class MessageDelegate(QStyledItemDelegate):
             y += header.height() + 2
         else:
             y += 2
-        doc = self.document(index, tw, font)
-        text = QRect(tx, y, tw, int(doc.size().height()) + 1)
+        th = self._height(self._doc_key(index, tw, font), lambda: self.document(index, tw, font))
+        text = QRect(tx, y, tw, int(th) + 1)
         y = text.bottom() + 1
         if index.data(Role.State) == "failed":
             status = QRect(tx, y + 2, tw, fm.height() + 4)
@@ -277,12 +334,44 @@ class MessageDelegate(QStyledItemDelegate):
         return _Layout(top, day, divider, avatar, header, text, status, height)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
         # exactly the width paint() will get: a hint computed for another width (this used to
         # be at least 300 px) gives a height that does not match the painted row
-        opt.rect = QRect(0, 0, self.row_width(opt), 100)
-        return QSize(opt.rect.width(), self.layout(opt, index).height)
+        width = self.row_width(option)
+        # the row's height depends on these alone (its text never changes: a row is replaced
+        # when it does); kept so that laying out thousands of rows after each insert (a long
+        # history, a gap being filled) does not lay out each row again
+        model = index.model()
+        if isinstance(model, MessageModel):  # the timeline: read the row, not role by role
+            i = index.row()
+            row = model.rows[i]
+            key: tuple[object, ...] = (
+                row.uid,
+                width,
+                option.font.toString(),
+                model.day_start(i),
+                model.divider_at(i),
+                model.show_header(i),
+                row.state == "failed",
+            )
+        else:
+            key = (
+                index.data(Role.Key),
+                width,
+                option.font.toString(),
+                index.data(Role.DayStart),
+                index.data(Role.UnreadDivider),
+                index.data(Role.ShowHeader),
+                index.data(Role.State) == "failed",
+            )
+        h = self._row_heights.get(key)
+        if h is None:
+            opt = QStyleOptionViewItem(option)  # paint() gets the view's option as it is
+            opt.rect = QRect(0, 0, width, 100)
+            h = self.layout(opt, index).height
+            self._row_heights[key] = h
+            while len(self._row_heights) > 100_000:
+                self._row_heights.popitem(last=False)
+        return QSize(width, h)
 
     # ------------------------------------------------------------------ painting
 
@@ -323,7 +412,7 @@ class MessageDelegate(QStyledItemDelegate):
             p.setPen(QPen(QColor(t.accent), 1))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(msg_rect.adjusted(1, 0, -2, -1))
-        if index.data(Role.Kind) == "event":
+        if index.data(Role.Kind) in ("event", "gap"):
             doc = self.event_document(index, lay.text.width(), option.font)
             dy = max(0.0, (lay.text.height() - doc.size().height()) / 2)
             p.translate(QPointF(lay.text.left(), lay.text.top() + dy))
@@ -669,7 +758,7 @@ class MemberDelegate(QStyledItemDelegate):
             p, QRect(r.left() + 14, r.top() + 5, s, s), name, presence=presence, ring=t.surface_alt
         )
         p.setFont(option.font)
-        p.setPen(QColor(t.text if presence != "offline" else t.muted))
+        p.setPen(QColor(t.text if presence in ("online", "away") else t.muted))
         p.drawText(
             r.adjusted(14 + s + 10, 0, -8, 0),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

@@ -2,7 +2,9 @@
 topic, settings, the Ctrl+K room switcher and help.
 
 Every dialog is non-blocking (``open()``/``show()``, never ``exec()``): the application keeps
-processing network events while one is up, and tests can drive them.
+processing network events while one is up, and tests can drive them. Each has an object name,
+and the chat dialogs a ``DialogTitle`` heading: the theme's style sheet styles them (background,
+buttons, lists, check boxes) like the main window, light or dark.
 """
 
 from __future__ import annotations
@@ -54,6 +56,29 @@ __all__ = [
     "TopicDialog",
     "TrustDialog",
 ]
+
+
+def _titled(dialog: QDialog, name: str, title: str) -> tuple[QVBoxLayout, QLabel]:
+    """The common frame of the chat dialogs: object name, window title, a heading."""
+    dialog.setObjectName(name)
+    dialog.setWindowTitle(title)
+    lay = QVBoxLayout(dialog)
+    lay.setContentsMargins(22, 18, 22, 16)
+    lay.setSpacing(10)
+    head = QLabel(title, dialog)
+    head.setObjectName("DialogTitle")
+    lay.addWidget(head)
+    return lay, head
+
+
+def _primary(box: QDialogButtonBox, text: str) -> QPushButton:
+    """The dialog's main action, in the accent colour. Named before it is added: a button box
+    polishes its buttons when they are added, and a name given afterwards would not restyle
+    it (so these buttons used to look like the others)."""
+    button = QPushButton(text)
+    button.setObjectName("Primary")
+    box.addButton(button, QDialogButtonBox.ButtonRole.AcceptRole)
+    return button
 
 
 @dataclass(frozen=True)
@@ -394,11 +419,9 @@ class TrustDialog(QDialog):
         lay.addWidget(fp)
         self.fingerprint = fingerprint
         buttons = QDialogButtonBox(self)
-        self.trust_button = buttons.addButton(
-            QCoreApplication.translate("TrustDialog", "Trust and connect"),
-            QDialogButtonBox.ButtonRole.AcceptRole,
+        self.trust_button = _primary(
+            buttons, QCoreApplication.translate("TrustDialog", "Trust and connect")
         )
-        self.trust_button.setObjectName("Primary")
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -446,11 +469,15 @@ class JoinRoomDialog(QDialog):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(QCoreApplication.translate("JoinRoomDialog", "Join or create a room"))
+        lay, self.heading = _titled(
+            self,
+            "JoinRoomDialog",
+            QCoreApplication.translate("JoinRoomDialog", "Join or create a room"),
+        )
         self.setMinimumWidth(440)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(20, 18, 20, 14)
-        lay.addWidget(QLabel(QCoreApplication.translate("JoinRoomDialog", "Public rooms"), self))
+        public = QLabel(QCoreApplication.translate("JoinRoomDialog", "Public rooms"), self)
+        public.setObjectName("FieldLabel")
+        lay.addWidget(public)
         self.list = QListWidget(self)
         self.list.setObjectName("publicRooms")
         self.list.itemActivated.connect(lambda it: self._join(it.data(Qt.ItemDataRole.UserRole)))
@@ -476,12 +503,8 @@ class JoinRoomDialog(QDialog):
         form.addRow("", self.private)
         lay.addLayout(form)
         buttons = QDialogButtonBox(self)
-        self.go = buttons.addButton(
-            QCoreApplication.translate("JoinRoomDialog", "Join or create"),
-            QDialogButtonBox.ButtonRole.AcceptRole,
-        )
-        self.go.setObjectName("Primary")
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.go = _primary(buttons, QCoreApplication.translate("JoinRoomDialog", "Join or create"))
+        self.cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._go)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
@@ -529,10 +552,10 @@ class DmDialog(QDialog):
 
     def __init__(self, known_users: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(QCoreApplication.translate("DmDialog", "Start a direct message"))
+        lay, self.heading = _titled(
+            self, "DmDialog", QCoreApplication.translate("DmDialog", "Start a direct message")
+        )
         self.setMinimumWidth(380)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(20, 18, 20, 14)
         lay.addWidget(
             QLabel(QCoreApplication.translate("DmDialog", "Who do you want to talk to?"), self)
         )
@@ -544,11 +567,8 @@ class DmDialog(QDialog):
         self.user.setCompleter(QCompleter(known_users, self))
         lay.addWidget(self.user)
         buttons = QDialogButtonBox(self)
-        ok = buttons.addButton(
-            QCoreApplication.translate("DmDialog", "Start"), QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        ok.setObjectName("Primary")
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.start = _primary(buttons, QCoreApplication.translate("DmDialog", "Start"))
+        self.cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._go)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
@@ -565,11 +585,12 @@ class TopicDialog(QDialog):
 
     def __init__(self, room: str, topic: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(
-            QCoreApplication.translate("TopicDialog", "Topic of #%1").replace("%1", room)
+        lay, self.heading = _titled(
+            self,
+            "TopicDialog",
+            QCoreApplication.translate("TopicDialog", "Topic of #%1").replace("%1", room),
         )
         self.setMinimumWidth(420)
-        lay = QVBoxLayout(self)
         self.edit = QLineEdit(topic, self)
         self.edit.setMaxLength(512)
         lay.addWidget(self.edit)
@@ -603,10 +624,8 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setObjectName("SettingsDialog")
+        lay, self.heading = _titled(self, "SettingsDialog", "")
         self.setMinimumWidth(400)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(20, 18, 20, 14)
         self.form = QFormLayout()
         self.language = QComboBox(self)
         self.language.setObjectName("language")
@@ -632,6 +651,7 @@ class SettingsDialog(QDialog):
         lay.addLayout(self.form)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
+        self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
         lay.addWidget(buttons)
         self.language.activated.connect(
             lambda i: self.languageChanged.emit(self.language.itemData(i))
@@ -643,6 +663,7 @@ class SettingsDialog(QDialog):
 
     def retranslate(self) -> None:
         self.setWindowTitle(QCoreApplication.translate("SettingsDialog", "Settings"))
+        self.heading.setText(self.windowTitle())
         self.lang_label.setText(QCoreApplication.translate("SettingsDialog", "Language"))
         self.theme_label.setText(QCoreApplication.translate("SettingsDialog", "Theme"))
         self.language.setItemText(0, QCoreApplication.translate("SettingsDialog", "System default"))
@@ -690,6 +711,7 @@ class RoomSwitcher(QDialog):
         self.proxy.setSourceModel(self.source)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.list = QListView(self)
+        self.list.setObjectName("SwitcherList")
         self.list.setModel(self.proxy)
         self.list.setFrameShape(QFrame.Shape.NoFrame)
         self.list.activated.connect(self._choose)
@@ -728,10 +750,10 @@ class RoomSwitcher(QDialog):
 class HelpDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(QCoreApplication.translate("HelpDialog", "Commands and shortcuts"))
+        lay, self.heading = _titled(
+            self, "HelpDialog", QCoreApplication.translate("HelpDialog", "Commands and shortcuts")
+        )
         self.setMinimumWidth(520)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(20, 18, 20, 14)
         rows = [
             (
                 COMMANDS["join"],
@@ -773,4 +795,5 @@ class HelpDialog(QDialog):
         lay.addWidget(label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
+        self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
         lay.addWidget(buttons)

@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -195,7 +196,10 @@ class MainWindow(QMainWindow):
         header = QWidget(center)
         header.setObjectName("Header")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        header.setFixedHeight(62)
+        # as tall as its texts need (they grow with the zoom), 62 px at least
+        header.setMinimumHeight(62)
+        header.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.header = header
         hh = QHBoxLayout(header)
         hh.setContentsMargins(20, 8, 12, 8)
         hh.setSpacing(12)
@@ -280,6 +284,7 @@ class MainWindow(QMainWindow):
         self.view.nearTop.connect(self._near_top)
         self.view.atBottomChanged.connect(self._at_bottom_changed)
         self.view.actionClicked.connect(self._message_action)
+        self.view.gapVisible.connect(self._gap_visible)
         av.addWidget(self.view)
         self.empty = QLabel(self.area)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -313,7 +318,7 @@ class MainWindow(QMainWindow):
         cl.setContentsMargins(10, 6, 6, 6)
         self.composer = Composer(self.composer_frame)
         self.composer.submitted.connect(self._submit)
-        self.composer.typing.connect(self.store.user_typing)
+        self.composer.typing.connect(lambda: self.store.user_typing(self.composer.toPlainText()))
         self.composer.installEventFilter(self)
         self.send_button = QToolButton(self.composer_frame)
         self.send_button.setObjectName("SendButton")
@@ -496,7 +501,7 @@ class MainWindow(QMainWindow):
             self.room_title.setText("")
             self.room_topic.setText("")
             self.members_button.setText("")
-            self.composer.setPlaceholderText("")
+            self.composer.set_placeholder("")
             return
         self.room_title.setText(st.label)
         self.room_avatar.kind = "user" if st.is_dm else st.visibility
@@ -532,7 +537,7 @@ class MainWindow(QMainWindow):
                 "%1", f"{online}/{count}"
             )
         )
-        self.composer.setPlaceholderText(
+        self.composer.set_placeholder(
             QCoreApplication.translate("MainWindow", "Message %1").replace(
                 "%1", st.label if st.is_dm else f"#{st.name}"
             )
@@ -614,6 +619,10 @@ class MainWindow(QMainWindow):
         if self.store.current is not None:
             self.store.load_older(self.store.current)
 
+    def _gap_visible(self, after: int) -> None:
+        if self.store.current is not None:
+            self.store.fill_gap(self.store.current, after)
+
     def _history_loaded(self, room: str, n: int) -> None:
         if room == self.store.current:
             self._update_jump_unread()
@@ -661,30 +670,23 @@ class MainWindow(QMainWindow):
         self._place_overlays()
 
     def jump_to_first_unread(self) -> None:
+        """One click: the first unread message at the top of the timeline (fetched directly
+        if it is not loaded, however far back it is)."""
         st = self.store.room(self.store.current)
         if st is None or st.model.first_unread is None:
             return
-        target = st.model.first_unread
-        pages = 0
+        room = st.name
+        self.jump_unread.setEnabled(False)
 
-        def go(_n: int = 0) -> None:
-            nonlocal pages
-            row = st.model.row_of_seq(target)
-            if row is None:
-                row = st.model.first_unread_row()
-                if (
-                    (st.model.min_seq or 0) > target
-                    and st.more_history
-                    and pages < SEARCH_MAX_PAGES
-                ):
-                    pages += 1
-                    self.store.load_older(st.name, go)
-                    return
+        def go(row: int | None) -> None:
+            self.jump_unread.setEnabled(True)
+            if self.store.current != room:
+                return
             if row is not None:
-                self.view.scroll_to_row(max(0, row), center=False)
+                self.view.scroll_to_row(row, center=False)
             self.jump_unread.hide()
 
-        go()
+        self.store.jump_to_first_unread(room, go)
 
     def jump_to_latest(self) -> None:
         self.view.scroll_to_end()
@@ -819,7 +821,9 @@ class MainWindow(QMainWindow):
             self.search_count.setText(QCoreApplication.translate("MainWindow", "No results"))
         else:
             self.search_count.setText("")
-        self.search_older.setVisible(bool(self.search_edit.text().strip()) and st.more_history)
+        self.search_older.setVisible(
+            bool(self.search_edit.text().strip()) and self.store.has_more(st.name)
+        )
         self._place_search_older()
 
     def _place_search_older(self) -> None:
@@ -870,15 +874,15 @@ class MainWindow(QMainWindow):
             nonlocal pages
             pages += 1
             found = st.model.find(needle)
-            if len(found) == before and st.more_history and pages < SEARCH_MAX_PAGES:
-                self.store.load_older(st.name, more)
+            if len(found) == before and self.store.has_more(st.name) and pages < SEARCH_MAX_PAGES:
+                self.store.load_more(st.name, more)
                 return
             self.search_older.setEnabled(True)
             self._search_rows = found
             self._search_pos = max(0, len(found) - before - 1)
             self._show_match()
 
-        self.store.load_older(st.name, more)
+        self.store.load_more(st.name, more)
 
     def keyPressEvent(self, e: object) -> None:
         from PySide6.QtGui import QKeyEvent
@@ -896,13 +900,13 @@ class MainWindow(QMainWindow):
         self.zoomChanged.emit(self.zoom)
 
     def _apply_zoom(self) -> None:
+        """Text size for the whole window (timeline, header, composer, room and member lists,
+        banner, its dialogs) as the window's own style sheet: with an application style sheet
+        Qt resets fonts set with ``setFont`` whenever it polishes a widget (a theme change,
+        a state change of the banner) and does not pass them on to children."""
         from PySide6.QtWidgets import QApplication
 
-        base = QApplication.font()
-        f = QFont(base)
-        f.setPointSizeF(max(6.0, base.pointSizeF() + self.zoom))
-        for w in (self.view, self.composer, self.member_view, self.room_view, self.typing_label):
-            w.setFont(f)
+        self.setStyleSheet(themes.zoom_sheet(QApplication.font(), self.zoom))
         self.view.refresh_layout()
 
     def closeEvent(self, e: QCloseEvent) -> None:

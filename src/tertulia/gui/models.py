@@ -9,6 +9,15 @@ Message ordering: confirmed messages (with a ``seq``) sort by ``seq``; local eve
 messages not yet confirmed by a ``message`` event stay at the bottom in sending order. A
 message is never shown twice: rows are keyed by ``seq`` and pending rows by ``msg_id``, and a
 confirmed message replaces its pending row.
+
+Gaps: a timeline may hold two stretches of history with unloaded messages between them (after a
+jump to the first unread message, which fetches the history right after the read marker instead
+of paging back to it). One ``"gap"`` row stands for the missing messages, right after the last
+message before them; the store fills it page by page when it comes into view. Event lines whose
+anchor is not loaded (older history, or inside a gap) wait, parked, until it is.
+
+Presence: ``"online"``, ``"away"``, ``"offline"`` as the server says, or ``"unknown"`` while we
+are not connected (nobody's presence can be known then; it is never shown as still online).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ __all__ = [
     "Role",
     "RoomItem",
     "RoomListModel",
+    "presence_label",
 ]
 
 #: messages of one author closer together than this share one header
@@ -77,10 +87,21 @@ class Role(IntEnum):
     Topic = Qt.ItemDataRole.UserRole + 25
     Visibility = Qt.ItemDataRole.UserRole + 26
     Key = Qt.ItemDataRole.UserRole + 27  # a stable identity for caches
+    GapAfter = Qt.ItemDataRole.UserRole + 28  # gap rows: the last loaded seq before the gap
 
 
 def _tr(text: str, n: int = -1) -> str:
     return QCoreApplication.translate("Models", text, None, n)
+
+
+def presence_label(presence: str) -> str:
+    """The translated name of a presence value (for screen readers and tooltips)."""
+    return {
+        "online": QCoreApplication.translate("Models", "online"),
+        "away": QCoreApplication.translate("Models", "away"),
+        "offline": QCoreApplication.translate("Models", "offline"),
+        "unknown": QCoreApplication.translate("Models", "presence unknown (reconnecting)"),
+    }.get(presence, presence)
 
 
 def local_date(ts_ms: int) -> datetime:
@@ -96,11 +117,12 @@ def format_time(ts_ms: int) -> str:
 # --------------------------------------------------------------------------- messages
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class MessageRow:
-    """One line of a room's timeline."""
+    """One line of a room's timeline. Compared by identity (``rows.index(row)`` must not
+    compare every field of thousands of rows)."""
 
-    kind: str  # "message" | "event"
+    kind: str  # "message" | "event" | "gap"
     sender: str
     text: str
     ts: int  # Unix ms
@@ -112,9 +134,18 @@ class MessageRow:
     own: bool = False
     mention: bool = False
     match: int = 0
+    #: gap rows: the missing messages are those with ``gap[0] < seq < gap[1]``
+    gap: tuple[int, int] | None = None
     # sort key: (seq or anchor seq, tiebreak)
     key: tuple[float, int] = (0.0, 0)
     uid: int = field(default_factory=lambda: next(_counter))
+    #: the local date of ``ts`` (ISO), computed once: every layout asks for it
+    day: str = ""
+
+    def local_day(self) -> str:
+        if not self.day:
+            self.day = local_date(self.ts).date().isoformat()
+        return self.day
 
     @property
     def pending(self) -> bool:
@@ -132,6 +163,8 @@ class MessageModel(QAbstractListModel):
         self._keys: list[tuple[float, int]] = []
         self._seqs: set[int] = set()
         self._pending: dict[str, MessageRow] = {}
+        self._gaps: dict[int, MessageRow] = {}  # gap rows by the seq they follow
+        self._parked: list[tuple[int, MessageRow]] = []  # (anchor, event row) not shown yet
         self.first_unread: int | None = None
 
     # ------------------------------------------------------------------ Qt API
@@ -190,9 +223,13 @@ class MessageModel(QAbstractListModel):
                 return r.match
             case Role.Key:
                 return r.uid
+            case Role.GapAfter:
+                return r.gap[0] if r.gap is not None else None
         return None
 
     def spoken(self, r: MessageRow) -> str:
+        if r.kind == "gap":
+            return self.gap_text(r)
         when = format_time(r.ts)
         if r.kind == "event":
             return f"{when}: {r.text}"
@@ -212,21 +249,37 @@ class MessageModel(QAbstractListModel):
         }.get(r.state)
         return f"{body} ({status})" if status else body
 
+    @staticmethod
+    def gap_text(r: MessageRow) -> str:
+        assert r.gap is not None
+        n = max(0, r.gap[1] - r.gap[0] - 1)
+        return plural(
+            n,
+            QCoreApplication.translate("Models", "%n more message, loading…"),
+            QCoreApplication.translate("Models", "%n more messages, loading…"),
+        )
+
     # ------------------------------------------------------------------ derived flags
 
     def day_start(self, i: int) -> str:
         """The ISO date if row ``i`` is the first of its local day, else ``""``."""
-        d = local_date(self.rows[i].ts).date()
-        if i == 0 or local_date(self.rows[i - 1].ts).date() != d:
-            return d.isoformat()
+        if self.rows[i].kind == "gap":
+            return ""
+        d = self.rows[i].local_day()
+        if i == 0 or self.rows[i - 1].local_day() != d:
+            return d
         return ""
 
     def divider_at(self, i: int) -> bool:
         r = self.rows[i]
         if self.first_unread is None or r.seq is None or r.seq < self.first_unread:
             return False
-        prev = next((p for p in reversed(self.rows[:i]) if p.seq is not None), None)
-        return prev is None or prev.seq is None or prev.seq < self.first_unread
+        # the nearest earlier message (no slicing: this runs for every row of every layout)
+        j = i - 1
+        while j >= 0 and self.rows[j].seq is None:
+            j -= 1
+        prev = self.rows[j].seq if j >= 0 else None
+        return prev is None or prev < self.first_unread
 
     def show_header(self, i: int) -> bool:
         r = self.rows[i]
@@ -282,35 +335,46 @@ class MessageModel(QAbstractListModel):
     def add_messages(self, msgs: list[Any]) -> list[MessageRow]:
         """Merge confirmed messages (protocol ``Message`` structs) by seq; return the new rows.
 
-        A message whose ``msg_id`` is one of our pending rows replaces that row.
+        A message whose ``msg_id`` is one of our pending rows replaces that row. Our own
+        confirmed messages are ``"sent"`` whichever way they came (live, or from history after
+        a restart of the app): the server has stored them.
         """
         new = [msg for msg in msgs if msg.seq not in self._seqs]
         if not new:
             return []
         new.sort(key=lambda msg: msg.seq)
-        added: list[MessageRow] = []
-        # a block older than everything loaded (a history page): one insert, not one per row
-        if self.rows and not self._pending and new[-1].seq < (self.min_seq or 0):
+        # a block with no loaded row among it (a history page, older or filling a gap): one
+        # insert, not one per row
+        first, last = (float(new[0].seq), 0), (float(new[-1].seq), 0)
+        pos = bisect.bisect_left(self._keys, first)
+        if (
+            len(new) > 1
+            and pos == bisect.bisect_right(self._keys, last)
+            and not any(msg.msg_id in self._pending for msg in new)
+        ):
             rows = [self._row_of(msg) for msg in new]
-            self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
-            self.rows[0:0] = rows
-            self._keys[0:0] = [r.key for r in rows]
-            self._seqs.update(r.seq for r in rows if r.seq is not None)
+            self.beginInsertRows(QModelIndex(), pos, pos + len(rows) - 1)
+            self.rows[pos:pos] = rows
+            self._keys[pos:pos] = [r.key for r in rows]
+            self._seqs.update(msg.seq for msg in new)
             self.endInsertRows()
-            self._touch(len(rows))
+            self._touch(pos + len(rows))
+            self._unpark()
             return rows
+        added: list[MessageRow] = []
         for msg in new:
             row = self._row_of(msg)
             pending = self._pending.pop(msg.msg_id, None) if msg.sender == self.me else None
             if pending is not None:
-                row.state = "sent"
                 self._remove(self.rows.index(pending))
             self._seqs.add(msg.seq)
             self._insert(row)
             added.append(row)
+        self._unpark()
         return added
 
     def _row_of(self, msg: Any) -> MessageRow:
+        own = msg.sender == self.me
         return MessageRow(
             kind="message",
             sender=msg.sender,
@@ -319,22 +383,87 @@ class MessageModel(QAbstractListModel):
             seq=msg.seq,
             msg_id=msg.msg_id,
             msg_kind=msg.kind,
-            own=msg.sender == self.me,
+            state="sent" if own else "",
+            own=own,
             mention=self._is_mention(msg.sender, msg.text),
             key=(float(msg.seq), 0),
         )
 
-    def add_event(self, text: str, ts: int | None = None) -> None:
-        """A local line such as "bob joined", placed after the latest message."""
-        anchor = float(self.max_seq)
+    def add_event(self, text: str, ts: int | None = None, *, anchor: int | None = None) -> None:
+        """A local line such as "bob joined", placed after the message ``anchor`` (default:
+        the latest loaded one). If that message is not loaded (older history, or inside a gap),
+        the line waits until it is."""
+        a = self.max_seq if anchor is None else anchor
         row = MessageRow(
             kind="event",
             sender="",
             text=text,
             ts=ts if ts is not None else int(time.time() * 1000),
-            key=(anchor, 1 + next(_counter)),
+            key=(float(a), 1 + next(_counter)),
         )
+        if self._covers(a):
+            self._insert(row)
+        else:
+            self._parked.append((a, row))
+
+    def _covers(self, anchor: int) -> bool:
+        """Whether the line after message ``anchor`` has its place among the loaded rows."""
+        if anchor >= self.max_seq:
+            return True  # after everything loaded (also: nothing loaded yet)
+        if anchor == 0:
+            return self.min_seq == 1
+        return anchor in self._seqs
+
+    def _unpark(self) -> None:
+        if not self._parked:
+            return
+        ready = [(a, r) for a, r in self._parked if self._covers(a)]
+        if not ready:
+            return
+        self._parked = [(a, r) for a, r in self._parked if not self._covers(a)]
+        for _a, row in ready:
+            self._insert(row)
+
+    def parked_events(self) -> int:
+        return len(self._parked)
+
+    # ------------------------------------------------------------------ gaps
+
+    def gaps(self) -> list[tuple[int, int]]:
+        """The unloaded stretches, newest first: ``(after, before)``, exclusive bounds."""
+        return sorted((r.gap for r in self._gaps.values() if r.gap is not None), reverse=True)
+
+    def set_gap(self, after: int, before: int) -> None:
+        """Messages ``after < seq < before`` exist but are not loaded: one row stands for them
+        (replacing the gap that started at ``after``, if any)."""
+        self.remove_gap(after)
+        if before <= after + 1:
+            return
+        prev = self.rows[self.row_of_seq(after) or 0] if after in self._seqs else None
+        row = MessageRow(
+            kind="gap",
+            sender="",
+            text="",
+            ts=prev.ts if prev is not None else int(time.time() * 1000),
+            gap=(after, before),
+            key=(after + 0.5, 0),
+        )
+        self._gaps[after] = row
         self._insert(row)
+
+    def row_of_gap(self, after: int) -> int | None:
+        row = self._gaps.get(after)
+        return self.rows.index(row) if row is not None else None
+
+    def remove_gap(self, after: int) -> None:
+        row = self._gaps.pop(after, None)
+        if row is not None:
+            self._remove(self.rows.index(row))
+
+    def next_loaded_after(self, seq: int) -> int | None:
+        """The smallest loaded seq above ``seq``."""
+        pos = bisect.bisect_right(self._keys, (float(seq), 1 << 62))
+        return next((r.seq for r in self.rows[pos:] if r.seq is not None), None)
 
     def upsert_pending(
         self,
@@ -499,6 +628,8 @@ class RoomListModel(QAbstractListModel):
             return item.label
         if role == Qt.ItemDataRole.AccessibleTextRole:
             parts = [item.label]
+            if item.is_dm:
+                parts.append(presence_label(item.presence))
             if item.unread:
                 parts.append(
                     plural(
@@ -517,6 +648,8 @@ class RoomListModel(QAbstractListModel):
                 )
             return ", ".join(parts)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if item.is_dm:
+                return f"{item.label} — {presence_label(item.presence)}"
             return item.topic or item.label
         match role:
             case Role.Kind:
@@ -547,11 +680,18 @@ class RoomListModel(QAbstractListModel):
         return [r.name for r in self._rows if isinstance(r, RoomItem)]
 
     def upsert(self, item: RoomItem) -> None:
+        """Add a room or replace its item. The item shown (``_rows``) and the item counted
+        (``_items``, the tray's total) are always the same object: replacing one without the
+        other froze the sidebar's badges after every reconnect."""
         if item.name in self._items:
             old = self._items[item.name]
             if old.label == item.label and old.visibility == item.visibility:
+                row = self.row_of(item.name)
                 self._items[item.name] = item
-                self._changed(item.name)
+                if row is not None:
+                    self._rows[row] = item
+                    idx = self.index(row)
+                    self.dataChanged.emit(idx, idx)
                 return
         self.beginResetModel()
         self._items[item.name] = item
@@ -584,6 +724,13 @@ class RoomListModel(QAbstractListModel):
                 item.presence = status
                 self._changed(item.name)
 
+    def forget_presence(self) -> None:
+        """Every peer's presence becomes ``"unknown"`` (we are not connected)."""
+        for item in self._items.values():
+            if item.is_dm and item.presence != "unknown":
+                item.presence = "unknown"
+                self._changed(item.name)
+
     def _changed(self, name: str) -> None:
         row = self.row_of(name)
         if row is not None:
@@ -609,7 +756,7 @@ class RoomListModel(QAbstractListModel):
 class MemberModel(QAbstractListModel):
     """A room's members with their presence: online first, then away, then offline."""
 
-    _ORDER = {"online": 0, "away": 1, "offline": 2}
+    _ORDER = {"online": 0, "away": 1, "offline": 2, "unknown": 3}
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -625,12 +772,9 @@ class MemberModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return user
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            label = {
-                "online": QCoreApplication.translate("Models", "online"),
-                "away": QCoreApplication.translate("Models", "away"),
-                "offline": QCoreApplication.translate("Models", "offline"),
-            }.get(presence, presence)
-            return f"{user}, {label}"
+            return f"{user}, {presence_label(presence)}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{user} — {presence_label(presence)}"
         if role == Role.Presence:
             return presence
         if role == Role.Kind:

@@ -76,6 +76,8 @@ class Notifier(QObject):
         self.enabled = True
         self.sound = False
         self.history: list[tuple[str, str, str]] = []  # (room, title, body)
+        #: what the tray and window icons show: (unread messages, mentions and DMs)
+        self.unread = self.loud = 0
         self._last_room = ""
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -92,6 +94,7 @@ class Notifier(QObject):
         self._dbus = None
 
     def set_unread(self, unread: int, loud: int) -> None:
+        self.unread, self.loud = unread, loud
         icon = app_icon(unread, loud)
         app = QApplication.instance()
         if isinstance(app, QApplication):

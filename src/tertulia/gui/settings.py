@@ -15,6 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from tertulia.client.trust import KNOWN_SERVERS_ENV
+
 __all__ = ["Keyring", "Settings", "default_config_dir"]
 
 log = logging.getLogger("tertulia.gui.settings")
@@ -36,6 +38,8 @@ class Settings:
     """Typed accessors over one QSettings INI file."""
 
     def __init__(self, config_dir: Path | None = None) -> None:
+        #: given with ``--config-dir`` (then everything lives there, known_servers included)
+        self.explicit_dir = config_dir is not None
         self.config_dir = Path(config_dir) if config_dir is not None else default_config_dir()
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self._qs = QSettings(str(self.config_dir / "gui.ini"), QSettings.Format.IniFormat)
@@ -147,10 +151,24 @@ class Settings:
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{user}@{host}_{port}")
         return self.config_dir / "outbox" / f"{safe}.jsonl"
 
+    def events_path(self, host: str, port: int, user: str) -> Path:
+        """The timeline's local event lines of this account (see :mod:`.eventlog`)."""
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{user}@{host}_{port}")
+        return self.config_dir / "events" / f"{safe}.jsonl"
+
     def known_servers_path(self) -> Path | None:
-        """None: the client library's default (shared with ``tertulia --tofu``)."""
+        """The TOFU file. In order: ``connection/known_servers`` in gui.ini;
+        ``$TERTULIA_KNOWN_SERVERS`` (None: the client library reads it); with
+        ``--config-dir``, ``known_servers`` in that directory; else None, the client library's
+        default, shared with ``tertulia … --tofu``."""
         v = self._qs.value("connection/known_servers")
-        return Path(str(v)) if v else None
+        if v:
+            return Path(str(v))
+        if os.environ.get(KNOWN_SERVERS_ENV):
+            return None
+        if self.explicit_dir:
+            return self.config_dir / "known_servers"
+        return None
 
 
 class Keyring:

@@ -11,6 +11,11 @@ room is on screen in an active window (then sent with ``mark_read``, debounced),
 the room ourselves, or by a ``read`` event from another of our devices. Mentions of our name
 and messages in direct-message rooms above ``read_seq`` are counted separately: they are the
 loud badge and the desktop notifications.
+
+While the connection is down nobody's presence can be known: everyone else is shown as
+``"unknown"`` until a fresh member list (asked for after the reconnect) or a ``presence`` event
+says otherwise. Local event lines ("bob joined the room", topic changes) are kept on disk by an
+:class:`~tertulia.gui.eventlog.EventLog`, so they come back with the messages after a restart.
 """
 
 from __future__ import annotations
@@ -42,11 +47,12 @@ from tertulia.client import (
 )
 from tertulia.gui import commands
 from tertulia.gui.bridge import ClientBridge, OutboxItem, SessionInfo
+from tertulia.gui.eventlog import EventLog, EventRecord
 from tertulia.gui.i18n import describe_error, error_text
 from tertulia.gui.models import MemberModel, MessageModel, RoomItem, RoomListModel
 from tertulia.gui.textfmt import replace_shortcodes
 
-__all__ = ["ChatStore", "RoomState"]
+__all__ = ["ChatStore", "RoomState", "event_text"]
 
 log = logging.getLogger("tertulia.gui.store")
 
@@ -77,6 +83,8 @@ class RoomState:
     typing: dict[str, float] = field(default_factory=dict)
     more_history: bool = True
     loading: bool = False
+    #: gaps being filled (by the seq they follow)
+    filling: set[int] = field(default_factory=set)
 
     @property
     def is_dm(self) -> bool:
@@ -112,9 +120,16 @@ class ChatStore(QObject):
     messageAdded = Signal(str, bool)  # room, own
     helpRequested = Signal()
 
-    def __init__(self, bridge: ClientBridge, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        bridge: ClientBridge,
+        parent: QObject | None = None,
+        *,
+        event_log: EventLog | None = None,
+    ) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.event_log = event_log
         self.me = ""
         self.limits: Any = None
         self.rooms: dict[str, RoomState] = {}
@@ -149,6 +164,7 @@ class ChatStore(QObject):
             self._apply_page(name, page)
         for item in session.outbox:
             self._on_outbox(item)
+        self._restore_events()
         self.roomsChanged.emit()
         self._emit_unread()
         names = self.room_list.names()
@@ -259,15 +275,7 @@ class ChatStore(QObject):
             st = self.rooms.get(ev.room)
             if st is not None:
                 st.topic = ev.topic
-                st.model.add_event(
-                    QCoreApplication.translate("ChatStore", "%1 changed the topic to “%2”")
-                    .replace("%1", ev.by)
-                    .replace("%2", ev.topic)
-                    if ev.topic
-                    else QCoreApplication.translate("ChatStore", "%1 cleared the topic").replace(
-                        "%1", ev.by
-                    )
-                )
+                self._local_event(st, "topic", ev.by, ev.topic)
                 self._refresh_item(st)
                 self.roomUpdated.emit(ev.room)
         elif isinstance(ev, RoomAdded):
@@ -313,24 +321,47 @@ class ChatStore(QObject):
         if st is None:
             return
         if ev.action == "joined":
-            text = QCoreApplication.translate("ChatStore", "%1 joined the room")
             st.member_count += 1
             if st.member_map is not None:
                 st.member_map[ev.user] = self.presence.get(ev.user, "online")
         elif ev.action == "left":
-            text = QCoreApplication.translate("ChatStore", "%1 left the room")
             st.member_count = max(0, st.member_count - 1)
             if st.member_map is not None:
                 st.member_map.pop(ev.user, None)
         else:
-            text = QCoreApplication.translate("ChatStore", "%1 was invited")
             if st.member_map is not None:
                 st.member_map.setdefault(ev.user, self.presence.get(ev.user, "offline"))
-        st.model.add_event(text.replace("%1", ev.user))
+        self._local_event(st, ev.action if ev.action in ("joined", "left") else "invited", ev.user)
         if st.member_map is not None:
             st.members.set_members(st.member_map)
         self.membersChanged.emit(ev.room)
         self.roomUpdated.emit(ev.room)
+
+    def _local_event(self, st: RoomState, event: str, user: str, topic: str = "") -> None:
+        """Show a local event line after the room's latest message, and keep it on disk."""
+        rec = EventRecord(
+            room=st.name,
+            event=event,
+            user=user,
+            ts=int(time.time() * 1000),
+            anchor=max(st.last_seq, st.model.max_seq),
+            topic=topic,
+        )
+        st.model.add_event(event_text(rec), rec.ts, anchor=rec.anchor)
+        if self.event_log is not None:
+            self.event_log.append(rec)
+
+    def _restore_events(self) -> None:
+        """The event lines of earlier sessions, each after the message it followed (shown
+        when that message is loaded)."""
+        if self.event_log is None:
+            return
+        for name, recs in self.event_log.load().items():
+            st = self.rooms.get(name)
+            if st is None:
+                continue
+            for rec in recs:
+                st.model.add_event(event_text(rec), rec.ts, anchor=rec.anchor)
 
     def _set_presence(self, user: str, status: str) -> None:
         self.presence[user] = status
@@ -352,10 +383,26 @@ class ChatStore(QObject):
                 if st.typing:
                     st.typing.clear()
                     self.typingChanged.emit(st.name)
+            if was is ConnState.CONNECTED:
+                self._forget_presence()
         if ev.state is ConnState.CONNECTED and was is not ConnState.CONNECTED:
             self._resync()
         elif ev.state is ConnState.OFFLINE and ev.error is not None:
             self.sessionEnded.emit(describe_error(ev.error))
+
+    def _forget_presence(self) -> None:
+        """Offline: nobody else's presence is known any more (never shown as still online)."""
+        for user in self.presence:
+            self.presence[user] = "offline" if user == self.me else "unknown"
+        self.room_list.forget_presence()
+        for st in self.rooms.values():
+            if st.member_map:
+                for user in st.member_map:
+                    st.member_map[user] = "offline" if user == self.me else "unknown"
+                st.members.set_members(st.member_map)
+                self.membersChanged.emit(st.name)
+        if self.current is not None:
+            self.roomUpdated.emit(self.current)
 
     def _expire_typing(self) -> None:
         now = time.monotonic()
@@ -419,6 +466,15 @@ class ChatStore(QObject):
         if st is None:
             return 0
         before = st.model.rowCount()
+        self._add_page_messages(st, page)
+        if not page.more or not page.messages:
+            st.more_history = False
+        if (m := st.model.min_seq) is not None and m <= 1:
+            st.more_history = False
+        self._refresh_item(st)
+        return st.model.rowCount() - before
+
+    def _add_page_messages(self, st: RoomState, page: HistoryPage) -> None:
         added = st.model.add_messages(list(page.messages))
         if page.messages:
             st.last_seq = max(st.last_seq, page.messages[-1].seq)
@@ -426,12 +482,100 @@ class ChatStore(QObject):
             loud = row.mention or st.is_dm
             if row.seq is not None and row.seq > st.read_seq and loud and not row.own:
                 st.loud_seqs.add(row.seq)
-        if not page.more or not page.messages:
-            st.more_history = False
-        if (m := st.model.min_seq) is not None and m <= 1:
-            st.more_history = False
-        self._refresh_item(st)
-        return st.model.rowCount() - before
+
+    def jump_to_first_unread(self, name: str, on_done: Callable[[int | None], None]) -> None:
+        """Make the first unread message of ``name`` loaded; ``on_done(row)`` (None if there
+        is none). If it is older than what is loaded, fetch the page that starts with it (the
+        protocol's ``history after``) instead of paging back to it: one request whatever the
+        number of unread messages. What lies between that page and the loaded messages becomes
+        a gap, filled as it comes into view."""
+        st = self.rooms.get(name)
+        target = st.model.first_unread if st is not None else None
+        if st is None or target is None:
+            on_done(None)
+            return
+        room = st
+        loaded_from = st.model.min_seq
+        if loaded_from is not None and loaded_from <= target:
+            on_done(st.model.first_unread_row())
+            return
+
+        def done(page: HistoryPage) -> None:
+            before = room.model.rowCount()
+            self._add_page_messages(room, page)
+            if page.messages and page.more:
+                last = page.messages[-1].seq
+                nxt = room.model.next_loaded_after(last)
+                if nxt is not None and nxt > last + 1:
+                    room.model.set_gap(last, nxt)
+            if (m := room.model.min_seq) is not None and m <= 1:
+                room.more_history = False
+            self._refresh_item(room)
+            self.historyLoaded.emit(name, room.model.rowCount() - before)
+            on_done(room.model.first_unread_row())
+
+        def failed(exc: BaseException) -> None:
+            self._fail("")(exc)
+            on_done(room.model.first_unread_row())
+
+        self.bridge.call(
+            lambda c: c.history(name, after=target - 1, before=loaded_from, limit=HISTORY_PAGE),
+            done,
+            failed,
+        )
+
+    def fill_gap(self, name: str, after: int, on_done: Callable[[int], None] | None = None) -> None:
+        """Load the next page of the gap that follows message ``after``."""
+        st = self.rooms.get(name)
+        gap = next((g for g in st.model.gaps() if g[0] == after), None) if st else None
+        if st is None or gap is None or after in st.filling:
+            if on_done is not None:
+                on_done(0)
+            return
+        room = st
+        room.filling.add(after)
+
+        def done(page: HistoryPage) -> None:
+            room.filling.discard(after)
+            rows = room.model.rowCount()
+            self._add_page_messages(room, page)
+            room.model.remove_gap(after)
+            if page.messages and page.more:
+                last = page.messages[-1].seq
+                nxt = room.model.next_loaded_after(last)
+                if nxt is not None and nxt > last + 1:
+                    room.model.set_gap(last, nxt)
+            self._refresh_item(room)
+            n = room.model.rowCount() - rows
+            self.historyLoaded.emit(name, n)
+            if on_done is not None:
+                on_done(n)
+
+        def failed(exc: BaseException) -> None:
+            room.filling.discard(after)
+            if on_done is not None:
+                on_done(0)
+
+        self.bridge.call(
+            lambda c: c.history(name, after=gap[0], before=gap[1], limit=HISTORY_PAGE),
+            done,
+            failed,
+        )
+
+    def has_more(self, name: str) -> bool:
+        """Whether older history or a gap is still to be loaded."""
+        st = self.rooms.get(name)
+        return st is not None and (st.more_history or bool(st.model.gaps()))
+
+    def load_more(self, name: str, on_done: Callable[[int], None]) -> None:
+        """The next page of what is not loaded yet, newest first: a gap, else older history
+        (search walks back through a room's whole history this way)."""
+        st = self.rooms.get(name)
+        gaps = st.model.gaps() if st is not None else []
+        if gaps:
+            self.fill_gap(name, gaps[0][0], on_done)
+        else:
+            self.load_older(name, on_done)
 
     def load_older(self, name: str, on_done: Callable[[int], None] | None = None) -> None:
         """Fetch the page of history before the oldest loaded message."""
@@ -460,8 +604,8 @@ class ChatStore(QObject):
     def load_members(self, name: str) -> None:
         def done(members: list[Member]) -> None:
             st = self.rooms.get(name)
-            if st is None:
-                return
+            if st is None or self.state is not ConnState.CONNECTED:
+                return  # a list from before the connection dropped is not news
             st.member_map = {m.user: m.presence for m in members}
             st.member_count = len(members)
             for m in members:
@@ -500,10 +644,15 @@ class ChatStore(QObject):
             for name in gone:
                 self._drop_room(name)
             self.roomsChanged.emit()
-            if self.current is not None:
-                self.load_members(self.current)
-                if self.window_active:
-                    self.mark_read(self.current)
+            # presence missed while offline: the open room's members and every DM peer (the
+            # sidebar's dots) now; other rooms' lists when they are opened
+            for name, st in self.rooms.items():
+                if name == self.current or st.is_dm:
+                    self.load_members(name)
+                else:
+                    st.member_map = None
+            if self.current is not None and self.window_active:
+                self.mark_read(self.current)
 
         self.bridge.call(lambda c: c.list_rooms(), done, _ignore)
 
@@ -633,10 +782,13 @@ class ChatStore(QObject):
         self.messageAdded.emit(room, True)
         return msg_id
 
-    def user_typing(self) -> None:
-        """The user is typing in the current room (sent at most every few seconds)."""
+    def user_typing(self, draft: str) -> None:
+        """The user is typing ``draft`` in the current room (a notice at most every few
+        seconds). Not for a slash command: ``/msg bob``, ``/join big`` are not for the room."""
         now = time.monotonic()
         if self.current is None or now - self._last_typing < TYPING_INTERVAL:
+            return
+        if not commands.is_message(draft):
             return
         if self.state is not ConnState.CONNECTED:
             return
@@ -645,6 +797,25 @@ class ChatStore(QObject):
 
     def retry_now(self) -> None:
         self.bridge.retry_now()
+
+
+def event_text(rec: EventRecord) -> str:
+    """The line shown for a local event, in the current language."""
+    if rec.event == "topic":
+        if rec.topic:
+            return (
+                QCoreApplication.translate("ChatStore", "%1 changed the topic to “%2”")
+                .replace("%1", rec.user)
+                .replace("%2", rec.topic)
+            )
+        return QCoreApplication.translate("ChatStore", "%1 cleared the topic").replace(
+            "%1", rec.user
+        )
+    text = {
+        "joined": QCoreApplication.translate("ChatStore", "%1 joined the room"),
+        "left": QCoreApplication.translate("ChatStore", "%1 left the room"),
+    }.get(rec.event) or QCoreApplication.translate("ChatStore", "%1 was invited")
+    return text.replace("%1", rec.user)
 
 
 async def _mark_read(room: str, seq: int, client: Client) -> None:

@@ -25,7 +25,16 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication
 
-__all__ = ["DARK", "LIGHT", "Theme", "apply_theme", "pick_font", "resolve_theme"]
+__all__ = [
+    "DARK",
+    "LIGHT",
+    "Theme",
+    "apply_theme",
+    "pick_font",
+    "resolve_theme",
+    "style_sheet",
+    "zoom_sheet",
+]
 
 
 @dataclass(frozen=True)
@@ -193,38 +202,65 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text):
         pal.setColor(QPalette.ColorGroup.Disabled, role, c(theme.muted))
     app.setPalette(pal)
-    app.setStyleSheet(style_sheet(theme) + _combo_arrow(theme))
+    app.setStyleSheet(style_sheet(theme) + _images(theme))
 
 
-def _combo_arrow(t: Theme) -> str:
-    """Style sheets can only show a drop-down arrow as an image file: draw one (once)."""
+def _image(name: str, color: str, points: list[QPointF]) -> str:
+    """Style sheets can only show an arrow or a check mark as an image file: draw one (once),
+    as a stroke through ``points`` on a 20x20 canvas; returns its path."""
     path = (
         Path(tempfile.gettempdir()) / f"tertulia-gui-{os.getuid() if hasattr(os, 'getuid') else 0}"
     )
-    path.mkdir(exist_ok=True)
-    png = path / f"arrow-{t.name}.png"
+    path.mkdir(mode=0o700, exist_ok=True)
+    png = path / f"{name}-{color.lstrip('#')}.png"
     if not png.exists():
         pm = QPixmap(20, 20)
         pm.fill(Qt.GlobalColor.transparent)
         p = QPainter(pm)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(QColor(t.muted), 2.2)
+        pen = QPen(QColor(color), 2.4)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         p.setPen(pen)
-        p.drawPolyline([QPointF(5, 8), QPointF(10, 13), QPointF(15, 8)])
+        p.drawPolyline(points)
         p.end()
         pm.save(str(png))
-    url = png.as_posix()
+    return png.as_posix()
+
+
+def _images(t: Theme) -> str:
+    arrow = _image("arrow", t.muted, [QPointF(5, 8), QPointF(10, 13), QPointF(15, 8)])
+    check = _image("check", t.accent_text, [QPointF(5, 10.5), QPointF(8.5, 14), QPointF(15, 6)])
     return f"""
 QComboBox::drop-down {{{{ border: none; width: 26px; }}}}
-QComboBox::down-arrow {{{{ image: url({url}); width: 10px; height: 10px; }}}}
+QComboBox::down-arrow {{{{ image: url({arrow}); width: 10px; height: 10px; }}}}
+QCheckBox::indicator:checked {{{{ image: url({check}); }}}}
 """.replace("{{", "{").replace("}}", "}")
+
+
+def zoom_sheet(base: QFont, zoom: int) -> str:
+    """The main window's own style sheet: every text of the window (and of the dialogs it
+    opens) at the application font's size plus ``zoom`` points, titles 3 points larger.
+
+    Sizes live here rather than in :func:`style_sheet` or ``setFont``: a widget's own style
+    sheet beats the application's, survives its re-polishing (theme changes), and reaches
+    every child, which ``setFont`` does not once an application style sheet is set."""
+    if base.pointSizeF() > 0:
+        size, unit, step = max(6.0, base.pointSizeF() + zoom), "pt", 1.0
+    else:  # a font set in pixels: a point is 4/3 px at 96 dpi
+        size, unit, step = max(8.0, base.pixelSize() + zoom * 4 / 3), "px", 4 / 3
+    return f"""
+QWidget {{ font-size: {size:g}{unit}; }}
+QLabel#SidebarTitle, QLabel#RoomTitle, QToolButton#SidebarButton, QLabel#DialogTitle {{
+    font-size: {size + 3 * step:g}{unit};
+}}
+"""
 
 
 def style_sheet(t: Theme) -> str:
     return f"""
 QWidget#Sidebar {{ background: {t.sidebar}; }}
-QLabel#SidebarTitle {{ color: {t.sidebar_text}; font-weight: 700; font-size: 13pt; }}
+QLabel#SidebarTitle {{ color: {t.sidebar_text}; font-weight: 700; }}
 QLabel#SidebarServer {{ color: {t.sidebar_muted}; }}
 QListView#RoomList {{ background: {t.sidebar}; border: none; outline: none; }}
 QWidget#MeBar {{ background: {t.sidebar}; border-top: 1px solid {t.sidebar_hover}; }}
@@ -232,12 +268,12 @@ QLabel#MeName {{ color: {t.sidebar_text}; font-weight: 600; }}
 QLabel#MeStatus {{ color: {t.sidebar_muted}; }}
 QToolButton#SidebarButton {{
     color: {t.sidebar_text}; background: transparent; border: none; border-radius: 6px;
-    padding: 4px 6px; font-size: 13pt;
+    padding: 4px 6px;
 }}
 QToolButton#SidebarButton:hover {{ background: {t.sidebar_hover}; }}
 QToolButton#SidebarButton::menu-indicator {{ image: none; width: 0; }}
 QWidget#Header {{ background: {t.surface}; border-bottom: 1px solid {t.border}; }}
-QLabel#RoomTitle {{ font-size: 13pt; font-weight: 700; color: {t.text}; }}
+QLabel#RoomTitle {{ font-weight: 700; color: {t.text}; }}
 QLabel#RoomTopic {{ color: {t.muted}; }}
 QToolButton#HeaderButton {{
     border: none; border-radius: 6px; padding: 4px 8px; color: {t.muted};
@@ -312,7 +348,45 @@ QLabel#Fingerprint {{
     font-family: monospace; background: {t.surface_alt}; border: 1px solid {t.border};
     border-radius: 6px; padding: 8px;
 }}
+QDialog {{ background: {t.surface}; color: {t.text}; }}
+QDialog QLabel {{ color: {t.text}; }}
+QLabel#DialogTitle {{ font-size: 13pt; font-weight: 700; color: {t.text}; }}
+QDialog QLabel#LoginSubtitle, QLabel#DialogHint {{ color: {t.muted}; }}
+QDialog QPushButton {{
+    background: {t.surface}; color: {t.text}; border: 1px solid {t.border}; border-radius: 8px;
+    padding: 7px 16px;
+}}
+QDialog QPushButton:hover {{ background: {t.hover}; }}
+QDialog QPushButton:focus {{ border: 1px solid {t.accent}; }}
+QDialog QPushButton#Primary {{ background: {t.accent}; color: {t.accent_text}; border: none; }}
+QDialog QPushButton#Primary:disabled {{ background: {t.border}; color: {t.muted}; }}
+QDialog QListWidget, QDialog QListView {{
+    background: {t.surface_alt}; color: {t.text}; border: 1px solid {t.border};
+    border-radius: 8px; padding: 4px; outline: none;
+}}
+QDialog QListWidget::item, QDialog QListView::item {{
+    padding: 6px 8px; border-radius: 6px; color: {t.text};
+}}
+QDialog QListWidget::item:hover, QDialog QListView::item:hover {{ background: {t.hover}; }}
+QDialog QListWidget::item:selected, QDialog QListView::item:selected {{
+    background: {t.accent_soft}; color: {t.accent};
+}}
 QDialog#Switcher {{ background: {t.surface}; border: 1px solid {t.border}; border-radius: 12px; }}
+QDialog#Switcher QListView {{ background: {t.surface}; border: none; }}
+QCheckBox {{ color: {t.text}; spacing: 8px; }}
+QCheckBox::indicator {{
+    width: 16px; height: 16px; border: 1px solid {t.border}; border-radius: 4px;
+    background: {t.surface};
+}}
+QCheckBox::indicator:hover {{ border: 1px solid {t.accent}; }}
+QCheckBox::indicator:checked {{ background: {t.accent}; border: 1px solid {t.accent}; }}
+QMenu {{ background: {t.surface}; color: {t.text}; border: 1px solid {t.border}; padding: 4px; }}
+QMenu::item {{ padding: 6px 22px 6px 12px; border-radius: 6px; }}
+QMenu::item:selected {{ background: {t.accent_soft}; color: {t.accent}; }}
+QMenu::separator {{ height: 1px; background: {t.border}; margin: 4px 8px; }}
+QToolTip {{
+    background: {t.surface_alt}; color: {t.text}; border: 1px solid {t.border}; padding: 4px 6px;
+}}
 QScrollBar:vertical {{ background: transparent; width: 10px; margin: 0; }}
 QScrollBar::handle:vertical {{ background: {t.border}; border-radius: 5px; min-height: 30px; }}
 QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}

@@ -58,7 +58,7 @@ from tertulia.gui import theme as themes
 from tertulia.gui.delegates import MessageDelegate, SelectableText, paint_avatar
 from tertulia.gui.i18n import describe_error
 from tertulia.gui.icons import paint_icon
-from tertulia.gui.models import MessageModel, Role
+from tertulia.gui.models import MessageModel, Role, presence_label
 from tertulia.gui.textfmt import EMOJI
 
 __all__ = [
@@ -79,13 +79,15 @@ class MessageView(QListView):
     """The timeline: a list view (one accessible item per message) with a custom delegate.
 
     Keeps the bottom in view while new messages arrive (if it was there), keeps the position
-    when older history is inserted above, asks for more history near the top, and turns a
-    press on a message's text into a selectable overlay (so text can be selected and copied).
+    when older history is inserted above, asks for more history near the top and for the
+    missing messages of a gap that comes near the screen, and turns a press on a message's
+    text into a selectable overlay (so text can be selected and copied).
     """
 
     nearTop = Signal()
     atBottomChanged = Signal(bool)
     actionClicked = Signal(str, str)  # msg_id, "retry" | "discard"
+    gapVisible = Signal(int)  # the seq the gap follows
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +110,8 @@ class MessageView(QListView):
         self._anchor: int | None = None
         self._overlay: QModelIndex | None = None
         self._forwarding = False
+        self._gap_check = QTimer(self, singleShot=True, interval=0)
+        self._gap_check.timeout.connect(self._check_gaps)
         sb = self.verticalScrollBar()
         sb.rangeChanged.connect(self._range_changed)
         sb.valueChanged.connect(self._value_changed)
@@ -119,11 +123,27 @@ class MessageView(QListView):
         old = self.model()
         if isinstance(old, MessageModel):
             old.rowsAboutToBeInserted.disconnect(self._about_to_insert)
+            old.rowsInserted.disconnect(self._gap_check.start)
         self.setModel(model)
         if model is not None:
             model.rowsAboutToBeInserted.connect(self._about_to_insert)
+            model.rowsInserted.connect(self._gap_check.start)
         self._stick = True
         self.scroll_to_end()
+        self._gap_check.start()
+
+    def _check_gaps(self) -> None:
+        """Ask for the messages of every gap within a screen of the visible part."""
+        model = self.model()
+        if not isinstance(model, MessageModel) or not model.gaps():
+            return
+        self.executeDelayedItemsLayout()
+        vp = self.viewport().rect()
+        near = vp.adjusted(0, -vp.height(), 0, vp.height())
+        for after, _before in model.gaps():
+            row = model.row_of_gap(after)
+            if row is not None and self.visualRect(model.index(row)).intersects(near):
+                self.gapVisible.emit(after)
 
     def _about_to_insert(self, parent: QModelIndex, first: int, last: int) -> None:
         model = self.model()
@@ -140,6 +160,7 @@ class MessageView(QListView):
             self._anchor = None
 
     def _value_changed(self, value: int) -> None:
+        self._gap_check.start()
         sb = self.verticalScrollBar()
         stick = value >= sb.maximum() - 8
         if stick != self._stick:
@@ -186,6 +207,7 @@ class MessageView(QListView):
         super().resizeEvent(e)
         if self._stick:
             QTimer.singleShot(0, self._finish_scroll)
+        self._gap_check.start()
 
     def changeEvent(self, e: QEvent) -> None:
         super().changeEvent(e)
@@ -366,6 +388,14 @@ class Composer(QPlainTextEdit):
         self.textChanged.connect(self._changed)
         self._adjusting = False
         self._fit()
+
+    def set_placeholder(self, text: str) -> None:
+        """Set the hint shown while empty, and repaint it: ``setPlaceholderText`` alone only
+        repaints when the hint appears or disappears, so a composer that was already empty
+        (just sent ``/msg bob``) went on showing the previous room's hint."""
+        if text != self.placeholderText():
+            self.setPlaceholderText(text)
+            self.viewport().update()
 
     def keyPressEvent(self, e: QKeyEvent) -> None:
         if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -708,6 +738,9 @@ class Avatar(QWidget):
     def set_name(self, name: str, presence: str | None = None) -> None:
         self.name = name
         self.presence = presence
+        said = f"{name} — {presence_label(presence)}" if presence is not None else name
+        self.setToolTip(said if name else "")
+        self.setAccessibleName(said)
         self.update()
 
     def paintEvent(self, e: QEvent) -> None:

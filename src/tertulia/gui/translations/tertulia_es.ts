@@ -657,6 +657,18 @@ Entra en una o créala con + (o escribe /join nombre).</translation>
         <source>offline</source>
         <translation>desconectado/a</translation>
     </message>
+    <message>
+        <source>presence unknown (reconnecting)</source>
+        <translation>presencia desconocida (reconectando)</translation>
+    </message>
+    <message>
+        <source>%n more message, loading…</source>
+        <translation>%n mensaje más, cargando…</translation>
+    </message>
+    <message>
+        <source>%n more messages, loading…</source>
+        <translation>%n mensajes más, cargando…</translation>
+    </message>
 </context>
 <context>
     <name>Notifier</name>
