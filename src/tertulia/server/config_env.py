@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tertulia.server.config_types import toml_literal
+
 if TYPE_CHECKING:
     from tertulia.server.config import ServerConfig
 
@@ -116,17 +118,6 @@ def mask_secret(value: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
 def effective_toml(cfg: ServerConfig) -> str:
     """The whole configuration as TOML, secrets masked: what ``tertulia server check`` prints.
 
@@ -151,4 +142,4 @@ def _line(section: str, key: str, value: Any) -> str:
         return f"# {key} = (not set)"
     if (section, key) in SECRET_SETTINGS and isinstance(value, str):
         value = mask_secret(value)
-    return f"{key} = {_toml_value(value)}"
+    return f"{key} = {toml_literal(value)}"
