@@ -41,6 +41,11 @@ def test_event_lines_and_sent_marks_come_back_after_a_restart(
     ana.store.join("general")
     qtbot.waitUntil(lambda: ana.store.current == "general", timeout=WAIT)
     ana.store.send_message("general", "first, before anyone came")
+    # stored before bruno comes (else the server may see his join first, and so show it)
+    qtbot.waitUntil(
+        lambda: timeline(ana, "general") == [("message", "first, before anyone came", "sent")],
+        timeout=WAIT,
+    )
     bruno.store.join("general")
     qtbot.waitUntil(lambda: bruno.store.current == "general", timeout=WAIT)
     qtbot.waitUntil(lambda: len(timeline(ana, "general")) == 2, timeout=WAIT)  # "bruno joined"
