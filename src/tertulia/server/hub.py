@@ -124,6 +124,10 @@ class Hub:
         self.session_grace = session_grace
         self.rooms: dict[str, RoomState] = {}
         self.users: dict[str, UserState] = {}
+        #: per user whose credentials changed since start, the oldest credential generation
+        #: still valid (from ``UserRevoked`` events, ours and peers'); at most one int per
+        #: account, so bounded by the number of accounts
+        self.cred_floor: dict[str, int] = {}
         self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
         #: commits in flight (futures) and backfill tasks: what drain() waits for
         self._appends: set[asyncio.Future[Any]] = set()
@@ -205,6 +209,20 @@ class Hub:
             room.sessions.difference_update(state.sessions)
 
     # ------------------------------------------------------------------ users and sessions
+    def credentials_current(self, user: str, cred_gen: int) -> bool:
+        """May a login or resume made under generation ``cred_gen`` attach now?
+
+        The caller attaches in the same synchronous step (no ``await`` in between), which is
+        what makes logins linearizable with :meth:`revoke_below` (docs/security.md).
+        """
+        return cred_gen >= self.cred_floor.get(user, 0)
+
+    def revoke_below(self, user: str, cred_gen: int) -> None:
+        """From now on refuse logins of ``user`` made under a generation older than
+        ``cred_gen`` (the caller closes the sessions already attached)."""
+        if cred_gen > self.cred_floor.get(user, 0):
+            self.cred_floor[user] = cred_gen
+
     def attach(self, session: Session, user: str, rooms: Iterable[str]) -> bool:
         """Register a logged-in session; return True if the user just came online.
 
