@@ -235,3 +235,29 @@ async def test_cli_disables_a_connected_user_at_once(server_proc_factory: Any) -
     await bob.login("bob")
     await expect_code(bob, m.Join(id=bob.next_id(), room="r"), "room_not_found")
     await bob.close()
+
+
+@pytest.mark.slow
+async def test_cli_passwd_closes_a_connected_user_at_once(server_proc_factory: Any) -> None:
+    """``tertulia admin user passwd`` on a running server: the user's open connections are
+    closed at once (not only their tokens revoked), and the new password works."""
+    srv = server_proc_factory("srv")
+    bob = await RawClient.connect(srv.host, srv.port)
+    await bob.login("bob", register=True)
+    data = ["--data-dir", str(srv.data_dir), "--config", str(srv.config_path)]
+    env = {**os.environ, "TERTULIA_PASSWORD": "an operator's choice"}
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tertulia", "admin", *data, "user", "passwd", "bob"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.returncode == 0 and "password changed for bob" in proc.stdout, proc.stderr
+    assert (await bye_of(bob)).code == "session_revoked"
+    await bob.close()
+    again = await RawClient.connect(srv.host, srv.port)
+    await again.login("bob", "an operator's choice")
+    await again.close()
