@@ -121,3 +121,17 @@ async def test_a_token_has_exactly_one_spelling(tmp_path: Path) -> None:
             err = await expect_code(r, m.Resume(id=r.next_id(), token=spelling), "auth_failed")
             assert err.message == "invalid or expired token"
         await r.request(m.Resume(id=r.next_id(), token=token))
+
+
+async def test_a_lost_revocation_is_applied_when_the_bus_resyncs(tmp_path: Path) -> None:
+    """Redis pub/sub is at-most-once: a node that missed another node's ``UserRevoked`` (its
+    bus reconnected) checks the credentials of its connected users from storage on resync."""
+    async with strict_server(tmp_path / "s") as srv:
+        server = server_of(srv)
+        phone, _ = await _login(srv, "alice", register=True)
+        bob, _ = await _login(srv, "bob", register=True)
+        # as another node does it: storage changes, and the event never arrives here
+        assert await server.storage.set_password("alice", await server.passwords.hash("x" * 9))
+        server.hub.resync()  # what the bus calls after re-subscribing
+        assert (await bye_of(phone)).code == "session_revoked"
+        await bob.request(m.ListRooms(id=bob.next_id()))  # nobody else is touched

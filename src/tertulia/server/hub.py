@@ -533,12 +533,37 @@ class Hub:
 
     def resync(self) -> None:
         """The bus lost events it cannot name: reload every cached room's members and topic
-        from storage, and backfill its messages."""
+        from storage, and backfill its messages; and check the credentials of every connected
+        user, in case a ``UserRevoked`` was among the lost events."""
         loop = asyncio.get_running_loop()
         for room in tuple(self.rooms.values()):
             task = loop.create_task(self._resync_room(room))
             self._appends.add(task)
             task.add_done_callback(self._appends.discard)
+        task = loop.create_task(self._recheck_credentials())
+        self._appends.add(task)
+        task.add_done_callback(self._appends.discard)
+
+    async def _recheck_credentials(self) -> None:
+        """Apply, from storage, the revocations a lost bus event would have applied: a user
+        disabled, or whose generation is newer than a connection's, loses those connections."""
+        for name in [u for u, state in self.users.items() if state.sessions]:
+            try:
+                record = await self.storage.get_user(name)
+            except StorageError as exc:
+                log.warning("credential check of %s failed: %s", name, exc)
+                continue
+            if record is None:
+                continue
+            floor = record.cred_gen  # a disable bumped it too
+            if any(s.cred_gen < floor for s in self.users.get(name, UserState(name)).sessions):
+                code = ErrorCode.ACCOUNT_DISABLED if record.disabled else ErrorCode.SESSION_REVOKED
+                message = (
+                    "this account has been disabled"
+                    if record.disabled
+                    else "the password was changed: log in again"
+                )
+                self.apply(UserRevoked(user=name, code=code.value, message=message, gen=floor))
 
     async def _resync_room(self, room: RoomState) -> None:
         before = set(room.members)
