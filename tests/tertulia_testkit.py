@@ -29,8 +29,15 @@ from tertulia.server.config import PasswordConfig, ServerConfig
 #: scale every timeout in the tests (slow machines: TERTULIA_TEST_TIMEOUT_SCALE=3)
 SCALE = float(os.environ.get("TERTULIA_TEST_TIMEOUT_SCALE", "1"))
 PASSWORD = "correct horse battery"
-FAST_PASSWORDS = PasswordConfig(time_cost=1, memory_cost=256, parallelism=1)
-FAST_PASSWORDS_TOML = "[passwords]\ntime_cost = 1\nmemory_cost = 256\nparallelism = 1\n"
+#: cheap hashes, and the hashing pool's queue out of the way of tests about something else
+#: (tests/security/test_hostile_login.py tests the pool's bounds)
+FAST_PASSWORDS = PasswordConfig(
+    time_cost=1, memory_cost=256, parallelism=1, hash_queue=100_000, hash_per_address=100_000
+)
+FAST_PASSWORDS_TOML = (
+    "[passwords]\ntime_cost = 1\nmemory_cost = 256\nparallelism = 1\n"
+    "hash_queue = 100000\nhash_per_address = 100000\n"
+)
 #: Rate limits out of the way of tests about something else (throughput, reconnects, chaos):
 #: tests of the limits themselves (tests/security) set their own.
 RELAXED_LIMITS = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from cluster_kit import Cluster, HAProxy, RedisProcess, check_services, free_por
 from tertulia.client import Client, EntryState, Message, PendingMessage, TrustPolicy
 from tertulia.proto import messages as m
 from tertulia.server.status import query_status
-from tertulia_testkit import PASSWORD, SCALE, RawClient
+from tertulia_testkit import FAST_PASSWORDS_TOML, PASSWORD, SCALE, RawClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -312,4 +313,83 @@ async def test_two_nodes_share_one_port_with_reuse_port(services: None, tmp_path
     finally:
         for c in clients:
             await c.close()
+        await cluster.stop()
+
+
+async def _from(node: Any, ip: str) -> RawClient:
+    """A raw client of ``node`` from loopback address ``ip`` (one per racer: per-address
+    hashing bounds stay out of the race)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((ip, 0))
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (node.host, node.port))
+    return await RawClient.connect(node.host, node.port, sock=sock)
+
+
+async def test_login_race_across_nodes(services: None, tmp_path: Path) -> None:
+    """Issue 12, item 1, in a cluster: logins with the old password in flight on node 2 while
+    the password changes on node 1 are refused, or closed once the revocation crosses the bus;
+    no token they got resumes on either node."""
+    cluster = Cluster(tmp_path, 2)
+    slow = "[passwords]\ntime_cost = 2\nmemory_cost = 16384\nparallelism = 1\n"  # ~30 ms a hash
+    for node in cluster.nodes:
+        text = node.config_path.read_text()
+        assert text.startswith(FAST_PASSWORDS_TOML)
+        node.config_path.write_text(slow + text[len(FAST_PASSWORDS_TOML) :])
+    try:
+        cluster.start()
+        n1, n2 = cluster.nodes
+        victim = await connect(n1, "victim", cluster.fingerprint, register=True)
+        racers = [await _from(n2, f"127.0.0.{40 + i}") for i in range(24)]
+        for c in racers:
+            await c.hello()
+        results: list[Any] = [None] * len(racers)
+
+        async def one(i: int) -> None:
+            await asyncio.sleep(i * 0.3 / len(racers))
+            c = racers[i]
+            results[i] = await c.request(
+                m.Login(id=c.next_id(), user="victim", password=PASSWORD), check=False, timeout=60
+            )
+
+        tasks = [asyncio.create_task(one(i)) for i in range(len(racers))]
+        await asyncio.sleep(0.075)
+        await victim.request(
+            m.ChangePassword(id=victim.next_id(), old_password=PASSWORD, new_password="new one!")
+        )
+        await asyncio.gather(*tasks)
+        codes = {r.code for r in results if isinstance(r, m.Error)}
+        assert codes <= {"auth_failed", "busy", "login_throttled"}, codes
+        logged_in = [i for i, r in enumerate(results) if isinstance(r, m.LoginOk)]
+
+        async def survived(c: RawClient) -> str | None:
+            """None if ``c`` was closed for the password change, else what happened."""
+            try:
+                bye = await c.event(m.ServerBye, timeout=5.0)
+            except TimeoutError:
+                return "still connected 5 s after the change"
+            return None if bye.code == "session_revoked" else f"closed later by {bye.code}"
+
+        outcomes = await asyncio.gather(*(survived(racers[i]) for i in logged_in))
+        survivors = [(i, why) for i, why in zip(logged_in, outcomes, strict=True) if why]
+        resumed = []
+        for i in logged_in:
+            for node in (n1, n2):
+                r = await RawClient.connect(node.host, node.port, fingerprint=cluster.fingerprint)
+                await r.hello()
+                token = results[i].token or ""
+                reply = await r.request(m.Resume(id=r.next_id(), token=token), check=False)
+                if not isinstance(reply, m.Error):
+                    resumed.append((i, node.port))
+                await r.close()
+        print(
+            f"cluster login race: {len(logged_in)} logged in, {len(survivors)} survived,"
+            f" {len(resumed)} tokens resumed, refused {codes}"
+        )
+        assert not survivors, f"logins on node 2 survived the change on node 1: {survivors}"
+        assert not resumed, f"tokens of racing logins resumed: {resumed}"
+        await victim.request(m.ListRooms(id=victim.next_id()))  # the changer stays
+        for c in (*racers, victim):
+            await c.close()
+    finally:
         await cluster.stop()

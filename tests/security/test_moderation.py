@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from login_race import login_race
 from security_kit import bye_of, connect, expect_code, server_of, strict_server, user
 
 from tertulia.proto import messages as m
+from tertulia.server.config import PasswordConfig
+from tertulia.server.passwords import Passwords
 from tertulia_testkit import PASSWORD, RawClient
 
 
@@ -102,6 +105,38 @@ async def test_authorization_matrix(tmp_path: Path) -> None:
         # server administration is for server admins only
         assert await _try(bob, m.DisableUser(id=0, user="carol")) == "forbidden"
         assert await _try(bob, m.CloseRoom(id=0, room="pub")) == "forbidden"
+        await _login_race_rows(srv)
+
+
+async def _login_race_rows(srv: Any) -> None:
+    """The matrix's login-race rows: a login in flight with the old password is refused or
+    closed once the password changes (the user's own change, and an admin's disable), and its
+    token does not resume (tests/security/login_race.py)."""
+    server = server_of(srv)
+    # hashes slow enough (~30 ms) to be in flight while the change commits
+    fast, server.passwords = (
+        server.passwords,
+        Passwords(PasswordConfig(time_cost=2, memory_cost=16384, parallelism=1)),
+    )
+    fast.close()
+    await server.storage.create_user("boss", await server.passwords.hash(PASSWORD), is_admin=True)
+    boss = await user(srv, "boss", register=False)
+    victim = await user(srv, "victim")
+
+    async def change() -> None:
+        await victim.request(
+            m.ChangePassword(id=victim.next_id(), old_password=PASSWORD, new_password="new one!")
+        )
+
+    await login_race(srv, "victim", PASSWORD, change, bye_code="session_revoked")
+    await victim.request(m.ListRooms(id=victim.next_id()))  # the connection that changed it
+
+    await user(srv, "victim2")  # no failed logins on record: the throttle stays out of it
+
+    async def disable() -> None:
+        await boss.request(m.DisableUser(id=boss.next_id(), user="victim2"))
+
+    await login_race(srv, "victim2", PASSWORD, disable, bye_code="account_disabled", first_ip=80)
 
 
 async def test_kick_ban_mute_and_their_events(tmp_path: Path) -> None:
@@ -235,3 +270,29 @@ async def test_cli_disables_a_connected_user_at_once(server_proc_factory: Any) -
     await bob.login("bob")
     await expect_code(bob, m.Join(id=bob.next_id(), room="r"), "room_not_found")
     await bob.close()
+
+
+@pytest.mark.slow
+async def test_cli_passwd_closes_a_connected_user_at_once(server_proc_factory: Any) -> None:
+    """``tertulia admin user passwd`` on a running server: the user's open connections are
+    closed at once (not only their tokens revoked), and the new password works."""
+    srv = server_proc_factory("srv")
+    bob = await RawClient.connect(srv.host, srv.port)
+    await bob.login("bob", register=True)
+    data = ["--data-dir", str(srv.data_dir), "--config", str(srv.config_path)]
+    env = {**os.environ, "TERTULIA_PASSWORD": "an operator's choice"}
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tertulia", "admin", *data, "user", "passwd", "bob"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.returncode == 0 and "password changed for bob" in proc.stdout, proc.stderr
+    assert (await bye_of(bob)).code == "session_revoked"
+    await bob.close()
+    again = await RawClient.connect(srv.host, srv.port)
+    await again.login("bob", "an operator's choice")
+    await again.close()

@@ -96,3 +96,42 @@ async def test_tokens_expire_and_are_capped(tmp_path: Path) -> None:
         await r.request(m.Resume(id=r.next_id(), token=new2.token or ""))
         a = await user(srv, "bob")
         await a.close()
+
+
+async def test_a_token_has_exactly_one_spelling(tmp_path: Path) -> None:
+    """Issue 12, item 14: ``=`` padding, the standard base64 alphabet, surrounding spaces and a
+    non-canonical last character all decode to the same 32 bytes, and were accepted; only the
+    spelling ``login_ok`` gave resumes now."""
+    async with strict_server(tmp_path / "s", login_failures_per_ip=1000) as srv:
+        _, ok = await _login(srv, "alice", register=True)
+        token = ok.token or ""
+        raw = base64.urlsafe_b64decode(token + "=")
+        standard = base64.b64encode(raw).decode().rstrip("=")
+        # the last of 43 characters carries 4 bits of the secret and 2 unused ones: set one
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        last = alphabet.index(token[-1])
+        sloppy_tail = token[:-1] + alphabet[last | 1 if last % 2 == 0 else last & ~1]
+        assert base64.urlsafe_b64decode(sloppy_tail + "=") == raw
+        spellings = [token + "=", f" {token}", f"{token} ", f"{token}\n", sloppy_tail]
+        if standard != token:  # the token has a "-" or "_" (almost always)
+            spellings.append(standard)
+        r = await connect(srv)
+        await r.hello()
+        for spelling in spellings:
+            err = await expect_code(r, m.Resume(id=r.next_id(), token=spelling), "auth_failed")
+            assert err.message == "invalid or expired token"
+        await r.request(m.Resume(id=r.next_id(), token=token))
+
+
+async def test_a_lost_revocation_is_applied_when_the_bus_resyncs(tmp_path: Path) -> None:
+    """Redis pub/sub is at-most-once: a node that missed another node's ``UserRevoked`` (its
+    bus reconnected) checks the credentials of its connected users from storage on resync."""
+    async with strict_server(tmp_path / "s") as srv:
+        server = server_of(srv)
+        phone, _ = await _login(srv, "alice", register=True)
+        bob, _ = await _login(srv, "bob", register=True)
+        # as another node does it: storage changes, and the event never arrives here
+        assert await server.storage.set_password("alice", await server.passwords.hash("x" * 9))
+        server.hub.resync()  # what the bus calls after re-subscribing
+        assert (await bye_of(phone)).code == "session_revoked"
+        await bob.request(m.ListRooms(id=bob.next_id()))  # nobody else is touched

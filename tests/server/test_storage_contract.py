@@ -61,9 +61,39 @@ async def test_users_crud(storage: Any, backend: Backend) -> None:
     assert (await storage.get_user("bo")) == bo  # the failed create changed nothing
     assert [u.name for u in await storage.list_users()] == ["ana", "bo"]
     assert await storage.count_users() == 2
-    assert await storage.set_password("bo", "hash-b2") is True
-    assert await storage.get_user("bo") == UserRecord("bo", "hash-b2", True, bo.created_at)
-    assert await storage.set_password("nobody", "x") is False
+    assert await storage.set_password("bo", "hash-b2") == 1  # the new credential generation
+    assert await storage.get_user("bo") == UserRecord(
+        "bo", "hash-b2", True, bo.created_at, cred_gen=1
+    )
+    assert await storage.set_password("nobody", "x") is None
+
+
+async def test_credential_generations(storage: Any) -> None:
+    """Migration 0003: a password change or a disable bumps ``cred_gen`` in the transaction
+    that drops the tokens; a token of an older generation (a login still in flight when the
+    password changed) is dead; ``if_gen`` refuses a change from a connection being revoked."""
+    await storage.create_user("cy", "h0")
+    assert (await storage.get_user("cy")).cred_gen == 0
+    far = 2**62
+    await storage.add_token("cy", b"a" * 32, far, keep=5, cred_gen=0)
+    assert await storage.token_user(b"a" * 32, 0) == ("cy", 0)
+    assert await storage.set_password("cy", "h1", if_gen=0) == 1
+    assert await storage.token_user(b"a" * 32, 0) is None  # dropped with the change
+    # a login that read generation 0 before the change issues its token after it: dead too
+    await storage.add_token("cy", b"b" * 32, far, keep=5, cred_gen=0)
+    assert await storage.token_user(b"b" * 32, 0) is None
+    await storage.add_token("cy", b"c" * 32, far, keep=5, cred_gen=1)
+    assert await storage.token_user(b"c" * 32, 0) == ("cy", 1)
+    assert await storage.set_password("cy", "h2", if_gen=0) is None  # stale: nothing changed
+    assert (await storage.get_user("cy")).password_hash == "h1"
+    assert await storage.set_disabled("cy", True) == 2
+    assert await storage.token_user(b"c" * 32, 0) is None
+    assert await storage.set_password("cy", "h3", if_gen=2) is None  # disabled
+    assert await storage.set_disabled("cy", False) == 2  # enabling changes no credential
+    await storage.add_token("cy", b"d" * 32, far, keep=5, cred_gen=2)
+    assert await storage.token_user(b"d" * 32, 0) == ("cy", 2)
+    assert await storage.set_password("cy", "h4") == 3  # the operator's: no if_gen
+    assert await storage.set_disabled("ghost", True) is None
 
 
 async def test_rooms_and_members(storage: Any, backend: Backend) -> None:

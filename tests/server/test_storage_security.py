@@ -71,17 +71,18 @@ async def test_tokens_expire_are_capped_and_revoked(storage: SqliteStorage) -> N
     await storage.create_user("ana", "h")
     far = 2**62
     for i in range(5):
-        await storage.add_token("ana", bytes([i]) * 32, far, keep=3)
+        await storage.add_token("ana", bytes([i]) * 32, far, keep=3, cred_gen=0)
     assert await storage.token_user(bytes([0]) * 32, 0) is None  # pruned: only 3 kept
-    assert await storage.token_user(bytes([4]) * 32, 0) == "ana"
-    await storage.add_token("ana", b"x" * 32, 1000, keep=3)
-    assert await storage.token_user(b"x" * 32, 999) == "ana"
+    assert await storage.token_user(bytes([4]) * 32, 0) == ("ana", 0)
+    await storage.add_token("ana", b"x" * 32, 1000, keep=3, cred_gen=0)
+    assert await storage.token_user(b"x" * 32, 999) == ("ana", 0)
     assert await storage.token_user(b"x" * 32, 1000) is None  # expired
     assert await storage.revoke_token(bytes([4]) * 32)
     assert await storage.token_user(bytes([4]) * 32, 0) is None
     assert await storage.set_password("ana", "h2")  # a new password revokes every token
     assert await storage.token_user(bytes([3]) * 32, 0) is None
-    await storage.add_token("ana", b"y" * 32, far, keep=3)
+    await storage.add_token("ana", b"y" * 32, far, keep=3, cred_gen=1)
+    assert await storage.token_user(b"y" * 32, 0) == ("ana", 1)
     assert await storage.set_disabled("ana", True)
     assert (await storage.get_user("ana")).disabled  # type: ignore[union-attr]
     assert await storage.token_user(b"y" * 32, 0) is None
@@ -113,6 +114,7 @@ async def test_old_database_gets_skeletons_and_owners(tmp_path: Path) -> None:
         ALTER TABLE users DROP COLUMN skeleton;
         ALTER TABLE rooms DROP COLUMN skeleton; ALTER TABLE rooms DROP COLUMN closed;
         ALTER TABLE members DROP COLUMN role;
+        ALTER TABLE users DROP COLUMN cred_gen;
         INSERT INTO users (name, password_hash, created_at) VALUES ('alice', 'h', 0);
         INSERT INTO users (name, password_hash, created_at) VALUES ('\u0430lice', 'h', 0);
         INSERT INTO rooms (name, visibility, created_by, created_at)

@@ -1,7 +1,10 @@
 """``tertulia admin``: operator tasks on a server's data directory (users, fingerprint).
 
-These work directly on the database, so they are for the machine that runs the server. SQLite
-in WAL mode lets them run while the server is up.
+These are for the machine that runs the server. Changes a running server must apply at once
+(``user passwd``, ``user disable``, ``room close``) go through its operator socket
+(``server/status.py``), so its open connections are closed or told right away and the change
+reaches every node of a cluster over the bus; with no server running they work on the database
+directly (SQLite in WAL mode, or the cluster's PostgreSQL).
 """
 
 from __future__ import annotations
@@ -122,7 +125,16 @@ def _user_passwd(args: argparse.Namespace) -> int:
         return _fail(f"password must be at least {cfg.passwords.min_length} characters")
 
     pw_hash = _hash(cfg, password)
-    if not _on_storage(cfg, lambda st: st.set_password(name, pw_hash)):
+    # through the running server when there is one, so its connections of that user close at
+    # once (on every node of a cluster); else on the database directly
+    answer = _live(cfg, f"passwd {name} {pw_hash}")
+    if answer is not None:
+        ok = bool(answer.get("ok"))
+        if not ok and answer.get("error"):
+            return _fail(f"password not changed: {answer.get('error')}")
+    else:
+        ok = _on_storage(cfg, lambda st: st.set_password(name, pw_hash)) is not None
+    if not ok:
         return _fail(f"no user {name!r}")
     print(f"password changed for {name}")
     return 0
@@ -151,7 +163,7 @@ def _user_disable(args: argparse.Namespace) -> int:
     if answer is not None:
         ok = bool(answer.get("ok"))
     else:
-        ok = _on_storage(cfg, lambda st: st.set_disabled(name, args.disabled))
+        ok = _on_storage(cfg, lambda st: st.set_disabled(name, args.disabled)) is not None
     if not ok:
         return _fail(f"no user {name!r}")
     print(f"{verb}d user {name}")

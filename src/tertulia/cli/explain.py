@@ -93,6 +93,9 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "frame_too_large": _frame_too_large,
     "invalid_argument": _invalid_argument,
     "rate_limited": lambda p, _: "sending too fast; slow down",
+    "busy": lambda p, _: (
+        f"the server is busy checking passwords; try again in {p.get('retry_after', 1)} s"
+    ),
 }
 
 

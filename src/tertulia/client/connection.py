@@ -82,6 +82,10 @@ FRAME_HEADER_SIZE = HEADER.size
 _HEARTBEAT_GRACE = 5.0
 
 R = TypeVar("R", bound=msgspec.Struct)
+#: ``busy`` answers to a login or registration retried on the same connection, and the longest
+#: wait between tries (the server's ``retry_after`` otherwise)
+BUSY_RETRIES = 5
+BUSY_MAX_WAIT = 10.0
 EventCallback = Callable[[m.ServerMessage], None]
 
 
@@ -250,13 +254,28 @@ class Connection:
         )
         return self
 
+    async def _hashing(self, msg: Any, expect: type[R]) -> R:
+        """A request the server answers after an argon2id hash: on ``busy`` (its hashing pool
+        is full) wait ``retry_after`` and ask again, up to ``BUSY_RETRIES`` times."""
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                return await self.request(msg, expect)
+            except ServerError as exc:
+                if exc.code != "busy" or attempt == BUSY_RETRIES:
+                    raise
+                wait = exc.params.get("retry_after")
+                delay = float(wait) if isinstance(wait, int | float) else 1.0
+                await asyncio.sleep(min(max(delay, 0.05), BUSY_MAX_WAIT))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def register(self, user: str, password: str) -> None:
         """Create an account. It does not log in; call :meth:`login` afterwards."""
-        await self.request(m.Register(id=0, user=user, password=password), m.Ok)
+        await self._hashing(m.Register(id=0, user=user, password=password), m.Ok)
 
     async def login(self, user: str, password: str) -> m.LoginOk:
-        """Log in; raises ``ServerError("auth_failed")`` on any credential problem."""
-        reply = await self.request(m.Login(id=0, user=user, password=password), m.LoginOk)
+        """Log in; raises ``ServerError("auth_failed")`` on any credential problem. A ``busy``
+        server (password hashing saturated) is asked again after its ``retry_after``."""
+        reply = await self._hashing(m.Login(id=0, user=user, password=password), m.LoginOk)
         self.user = reply.user
         self.admin = reply.admin
         self._proto.authenticated()

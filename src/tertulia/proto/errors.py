@@ -55,6 +55,8 @@ class ErrorCode(StrEnum):
     TOO_MANY_CONNECTIONS = "too_many_connections"
     # load and lifecycle
     RATE_LIMITED = "rate_limited"
+    #: the server is hashing as many passwords as it takes: retry after ``retry_after``
+    BUSY = "busy"
     SLOW_CONSUMER = "slow_consumer"
     TIMEOUT = "timeout"
     SHUTTING_DOWN = "shutting_down"

@@ -5,6 +5,10 @@ the per-account and per-address throttles of the server's ``Guard`` before any p
 hashed, and records failed logins afterwards. The check is made whether or not the account
 exists, and a throttled login is refused before the (constant-cost) argon2 verification, so
 neither the answer nor its timing tells an attacker which names are real.
+
+It also turns :class:`~tertulia.server.passwords.HashingBusy` (the password-hashing pool is
+full, overall or for this address) into ``busy`` with ``retry_after``, for every request that
+hashes (``register``, ``login``, ``change_password``); ``busy`` is not a failed login.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from tertulia.server.audit import log_login
 from tertulia.server.bus.base import UserRevoked
 from tertulia.server.commands import MAX_PASSWORD, Handler, complete_login
 from tertulia.server.errors import CommandError
+from tertulia.server.limits import retry_after
 from tertulia.server.names import InvalidName, normalize_name
+from tertulia.server.passwords import HashingBusy
 from tertulia.server.session import Session
 from tertulia.server.tokens import token_user
 
@@ -35,8 +41,22 @@ def _account(session: Session, raw: str) -> str:
 
 
 async def guarded(session: Session, msg: Any, handler: Handler) -> Any:
-    """Run ``handler`` under the login and registration throttles where they apply, and log
-    every login attempt (:func:`tertulia.server.audit.log_login`)."""
+    """Run ``handler`` under the login and registration throttles where they apply, log
+    every login attempt (:func:`tertulia.server.audit.log_login`), and answer ``busy`` when
+    the password-hashing pool is full."""
+    try:
+        return await _throttled(session, msg, handler)
+    except HashingBusy as exc:
+        # counted, not logged as a failed login (fail2ban's filter must not see honest users)
+        session.server.guard.refusals[f"hashing_busy_{exc.scope}"] += 1
+        raise CommandError(
+            ErrorCode.BUSY,
+            "the server is busy checking passwords: try again shortly",
+            retry_after=retry_after(exc.retry_after),
+        ) from None
+
+
+async def _throttled(session: Session, msg: Any, handler: Handler) -> Any:
     guard = session.server.guard
     if isinstance(msg, m.Register) and session.user is None:
         guard.check_registration(session.ip)
@@ -72,22 +92,37 @@ async def resume(session: Session, msg: m.Resume) -> None:
     guard = server.guard
     guard.check_login(session.ip, None)
     found = await token_user(server.storage, msg.token)
-    record = await server.storage.get_user(found[0]) if found else None
-    if found is None or record is None or record.disabled:
+    if found is None:
         guard.login_failed(session.ip, None)
         raise CommandError(ErrorCode.AUTH_FAILED, "invalid or expired token")
-    await complete_login(session, msg.id, record, token_hash=found[1])
+    await complete_login(
+        session,
+        msg.id,
+        found.user,
+        found.cred_gen,
+        refusal="invalid or expired token",
+        token_hash=found.token_hash,
+    )
 
 
 async def change_password(session: Session, msg: m.ChangePassword) -> m.Ok:
-    """Check the old password, store the new one, revoke every token, close other devices."""
+    """Check the old password, store the new one, revoke every token, close other devices.
+
+    The new password is stored only if the account is still at the generation this connection
+    logged in under (and not disabled): a connection a concurrent change or disable is about
+    to close cannot set a password and survive with the new generation.
+    """
     server = session.server
     user = session.user
     assert user is not None
     guard = server.guard
     guard.check_login(session.ip, user)
     record = await server.storage.get_user(user)
-    ok = await server.passwords.verify(record.password_hash if record else None, msg.old_password)
+    ok = await server.passwords.verify(
+        record.password_hash if record else None,
+        msg.old_password,
+        client=guard.address_key(session.ip),
+    )
     if not ok or record is None:
         guard.login_failed(session.ip, user)
         raise CommandError(ErrorCode.AUTH_FAILED, "wrong password")
@@ -99,7 +134,11 @@ async def change_password(session: Session, msg: m.ChangePassword) -> m.Ok:
             min=min_len,
             max=MAX_PASSWORD,
         )
-    await server.storage.set_password(user, await server.passwords.hash(msg.new_password))
+    new_hash = await server.passwords.hash(msg.new_password, client=guard.address_key(session.ip))
+    gen = await server.storage.set_password(user, new_hash, if_gen=session.cred_gen)
+    if gen is None:  # changed or disabled meanwhile: this connection is being revoked
+        raise CommandError(ErrorCode.SESSION_REVOKED, "the account's credentials changed")
+    session.cred_gen = gen  # no await since the commit: this connection is the one spared
     session.token_hash = None  # revoked with the others
     hub = session.hub
     hub.publish(
@@ -108,7 +147,7 @@ async def change_password(session: Session, msg: m.ChangePassword) -> m.Ok:
             user=user,
             code=ErrorCode.SESSION_REVOKED.value,
             message="the password was changed: log in again",
-            keep=id(session),
+            gen=gen,
         )
     )
     return m.Ok(id=msg.id)

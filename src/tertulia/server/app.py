@@ -298,6 +298,13 @@ class Server:
         async def close_room(name: str) -> dict[str, object]:
             return {"ok": await moderation.close_room(self, name), "room": name}
 
+        async def passwd(rest: str) -> dict[str, object]:
+            # "NAME HASH": the CLI hashes at this server's cost, the socket is the operator's
+            name, _, pw_hash = rest.partition(" ")
+            if not pw_hash.startswith("$argon2"):
+                return {"ok": False, "error": "usage: passwd NAME ARGON2-HASH"}
+            return {"ok": await moderation.reset_password(self, name, pw_hash), "user": name}
+
         async def reload_tls(_: str) -> dict[str, object]:
             try:
                 return {"ok": True, "fingerprint": self.reload_tls()}
@@ -308,6 +315,7 @@ class Server:
             "disable": disable,
             "enable": enable,
             "close-room": close_room,
+            "passwd": passwd,
             "reload-tls": reload_tls,
         }
 

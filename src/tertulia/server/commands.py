@@ -33,7 +33,7 @@ from tertulia.server.room_rules import (
     hand_over_ownership,
 )
 from tertulia.server.session import Session
-from tertulia.server.storage.base import NameTakenError, NewMessage, RoomExistsError, UserRecord
+from tertulia.server.storage.base import NameTakenError, NewMessage, RoomExistsError
 from tertulia.server.tokens import issue_token
 
 __all__ = ["HANDLERS", "send"]
@@ -133,7 +133,7 @@ async def register(session: Session, msg: m.Register) -> m.Ok:
             min=min_len,
             max=MAX_PASSWORD,
         )
-    pw_hash = await server.passwords.hash(msg.password)
+    pw_hash = await server.passwords.hash(msg.password, client=server.guard.address_key(session.ip))
     try:
         await server.storage.create_user(name, pw_hash)
     except NameTakenError:
@@ -157,30 +157,59 @@ async def login(session: Session, msg: m.Login) -> None:
     except InvalidName:
         name = None
     record = await server.storage.get_user(name) if name else None
-    ok = await server.passwords.verify(record.password_hash if record else None, msg.password)
+    ok = await server.passwords.verify(
+        record.password_hash if record else None,
+        msg.password,
+        client=server.guard.address_key(session.ip),
+    )
     if not ok or record is None or record.disabled or session.closing:
         raise CommandError(ErrorCode.AUTH_FAILED, "wrong user name or password")
-    await complete_login(session, msg.id, record)
+    await complete_login(
+        session, msg.id, record.name, record.cred_gen, refusal="wrong user name or password"
+    )
 
 
 async def complete_login(
-    session: Session, request_id: str | int, record: UserRecord, *, token_hash: bytes | None = None
+    session: Session,
+    request_id: str | int,
+    user: str,
+    cred_gen: int,
+    *,
+    refusal: str,
+    token_hash: bytes | None = None,
 ) -> None:
-    """Log ``session`` in as ``record`` (password or token already checked) and say so.
+    """Log ``session`` in as ``user``, whose password or token was checked under credential
+    generation ``cred_gen``, and say so; or refuse with ``auth_failed`` (``refusal``) if the
+    credentials changed meanwhile.
 
-    A password login gets a fresh resume token; a ``resume`` (``token_hash`` given) keeps its.
+    This is the one place where a login becomes a session, for ``login`` and ``resume``
+    alike. The record is read again here, after the (slow) password check, so a change
+    committed on any node before this read refuses the login; a change committed after it is
+    caught by :meth:`Hub.credentials_current` right before attaching, with no ``await``
+    between that check and the attach, or else closes the session once attached (its
+    ``UserRevoked`` event). A password login gets a fresh resume token recorded under
+    ``cred_gen``; a ``resume`` (``token_hash`` given) keeps its.
     """
     server = session.server
+    record = await server.storage.get_user(user)
+    if record is None or record.disabled or record.cred_gen != cred_gen:
+        raise CommandError(ErrorCode.AUTH_FAILED, refusal)
     issued = None
     if token_hash is None:
-        issued = await issue_token(server.storage, server.config.sessions, record.name)
+        issued = await issue_token(server.storage, server.config.sessions, user, cred_gen)
         token_hash = issued.token_hash
     if session.closing:
         return
     rooms = [r.name for r in await server.storage.rooms_of(record.name)]
     for rname in rooms:  # presence and fan-out need the member sets of the user's rooms
         await session.hub.room(rname)
+    if session.closing:
+        return
+    # from here to hub.attach: no await (see the docstring)
+    if not session.hub.credentials_current(user, cred_gen):
+        raise CommandError(ErrorCode.AUTH_FAILED, refusal)
     session.user = record.name
+    session.cred_gen = cred_gen
     session.token_hash = token_hash
     session.conn.authenticated()
     session.send(

@@ -122,6 +122,13 @@ class PasswordConfig:
     memory_cost: int = 65536  # KiB
     parallelism: int = 4
     min_length: int = 8
+    #: threads hashing passwords; 0: one per CPU, at most 4
+    hash_workers: int = 0
+    #: hashes that may wait for a thread, all clients together; more answer ``busy``
+    hash_queue: int = 16
+    #: hashes running or waiting for one client address (exempt networks: no per-address
+    #: bound); more answer ``busy``
+    hash_per_address: int = 2
 
 
 @dataclass(slots=True)

@@ -81,6 +81,10 @@ class Guard:
             return False  # a Unix socket or something stranger: no exemption
         return any(addr in net for net in self._exempt)
 
+    def address_key(self, ip: str) -> str | None:
+        """The key of a per-address limit for ``ip``: None for the exempt networks."""
+        return None if self.exempt(ip) else ip
+
     # -- connections -------------------------------------------------------------------------
     def admit(self, ip: str) -> bool:
         """Count a new TCP connection from ``ip``; False if it is over a connection limit."""

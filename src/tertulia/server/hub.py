@@ -124,6 +124,10 @@ class Hub:
         self.session_grace = session_grace
         self.rooms: dict[str, RoomState] = {}
         self.users: dict[str, UserState] = {}
+        #: per user whose credentials changed since start, the oldest credential generation
+        #: still valid (from ``UserRevoked`` events, ours and peers'); at most one int per
+        #: account, so bounded by the number of accounts
+        self.cred_floor: dict[str, int] = {}
         self._loading: dict[str, asyncio.Future[RoomState | None]] = {}
         #: commits in flight (futures) and backfill tasks: what drain() waits for
         self._appends: set[asyncio.Future[Any]] = set()
@@ -205,6 +209,20 @@ class Hub:
             room.sessions.difference_update(state.sessions)
 
     # ------------------------------------------------------------------ users and sessions
+    def credentials_current(self, user: str, cred_gen: int) -> bool:
+        """May a login or resume made under generation ``cred_gen`` attach now?
+
+        The caller attaches in the same synchronous step (no ``await`` in between), which is
+        what makes logins linearizable with :meth:`revoke_below` (docs/security.md).
+        """
+        return cred_gen >= self.cred_floor.get(user, 0)
+
+    def revoke_below(self, user: str, cred_gen: int) -> None:
+        """From now on refuse logins of ``user`` made under a generation older than
+        ``cred_gen`` (the caller closes the sessions already attached)."""
+        if cred_gen > self.cred_floor.get(user, 0):
+            self.cred_floor[user] = cred_gen
+
     def attach(self, session: Session, user: str, rooms: Iterable[str]) -> bool:
         """Register a logged-in session; return True if the user just came online.
 
@@ -515,12 +533,37 @@ class Hub:
 
     def resync(self) -> None:
         """The bus lost events it cannot name: reload every cached room's members and topic
-        from storage, and backfill its messages."""
+        from storage, and backfill its messages; and check the credentials of every connected
+        user, in case a ``UserRevoked`` was among the lost events."""
         loop = asyncio.get_running_loop()
         for room in tuple(self.rooms.values()):
             task = loop.create_task(self._resync_room(room))
             self._appends.add(task)
             task.add_done_callback(self._appends.discard)
+        task = loop.create_task(self._recheck_credentials())
+        self._appends.add(task)
+        task.add_done_callback(self._appends.discard)
+
+    async def _recheck_credentials(self) -> None:
+        """Apply, from storage, the revocations a lost bus event would have applied: a user
+        disabled, or whose generation is newer than a connection's, loses those connections."""
+        for name in [u for u, state in self.users.items() if state.sessions]:
+            try:
+                record = await self.storage.get_user(name)
+            except StorageError as exc:
+                log.warning("credential check of %s failed: %s", name, exc)
+                continue
+            if record is None:
+                continue
+            floor = record.cred_gen  # a disable bumped it too
+            if any(s.cred_gen < floor for s in self.users.get(name, UserState(name)).sessions):
+                code = ErrorCode.ACCOUNT_DISABLED if record.disabled else ErrorCode.SESSION_REVOKED
+                message = (
+                    "this account has been disabled"
+                    if record.disabled
+                    else "the password was changed: log in again"
+                )
+                self.apply(UserRevoked(user=name, code=code.value, message=message, gen=floor))
 
     async def _resync_room(self, room: RoomState) -> None:
         before = set(room.members)

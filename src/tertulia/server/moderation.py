@@ -38,7 +38,7 @@ from tertulia.server.storage.base import Role, UnknownRoomError
 if TYPE_CHECKING:
     from tertulia.server.app import Server
 
-__all__ = ["HANDLERS", "RANK", "close_room", "require_rank", "set_disabled"]
+__all__ = ["HANDLERS", "RANK", "close_room", "require_rank", "reset_password", "set_disabled"]
 
 RANK: dict[Role, int] = {"member": 1, "moderator": 2, "owner": 3}
 #: the longest timed mute (a year); longer is "until lifted" (``seconds: null``)
@@ -209,7 +209,8 @@ async def close_room_request(session: Session, msg: m.CloseRoom) -> m.Ok:
 
 async def set_disabled(server: Server, user: str, disabled: bool) -> bool:
     """Disable (revoking tokens, closing connections) or re-enable ``user``; False if unknown."""
-    if not await server.storage.set_disabled(user, disabled):
+    gen = await server.storage.set_disabled(user, disabled)
+    if gen is None:
         return False
     if disabled:
         hub = server.hub
@@ -219,8 +220,29 @@ async def set_disabled(server: Server, user: str, disabled: bool) -> bool:
                 user=user,
                 code=ErrorCode.ACCOUNT_DISABLED.value,
                 message="this account has been disabled",
+                gen=gen,
             )
         )
+    return True
+
+
+async def reset_password(server: Server, user: str, password_hash: str) -> bool:
+    """The operator sets ``user``'s password (``tertulia admin user passwd`` on a running
+    server): tokens revoked and every connection closed at once, on every node; False if
+    unknown."""
+    gen = await server.storage.set_password(user, password_hash)
+    if gen is None:
+        return False
+    hub = server.hub
+    hub.publish(
+        UserRevoked(
+            origin=hub.bus.node_id,
+            user=user,
+            code=ErrorCode.SESSION_REVOKED.value,
+            message="the password was changed: log in again",
+            gen=gen,
+        )
+    )
     return True
 
 

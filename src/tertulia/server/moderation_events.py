@@ -75,10 +75,17 @@ def _closed(hub: Hub, ev: RoomClosed) -> None:
 
 
 def _revoked(hub: Hub, ev: UserRevoked) -> None:
+    """Raise the user's credential floor, then close what was logged in below it.
+
+    Both happen in this one synchronous call, and a login checks the floor with no ``await``
+    between that check and its attach: every login is either attached before this runs (and
+    closed here) or sees the new floor (and is refused).
+    """
+    hub.revoke_below(ev.user, ev.gen)
     state = hub.users.get(ev.user)
     if state is None:
         return
     code = ErrorCode(ev.code)
     for session in tuple(state.sessions):
-        if id(session) != ev.keep:
+        if ev.gen == 0 or session.cred_gen < ev.gen:
             session.close(code, ev.message)

@@ -74,6 +74,9 @@ class Session:
         #: hash of the resume token this connection logged in with or was given (for logout)
         self.token_hash: bytes | None = None
         self.user: str | None = None
+        #: the account's credential generation this connection logged in under (or moved to by
+        #: changing the password): a revocation closes connections of older generations
+        self.cred_gen = 0
         self.hello_done = False
         self.closing = False
         #: why the connection ended, for the disconnect log line (first reason wins)

@@ -3,6 +3,12 @@
 It lives beside the database (``DATA_DIR/admin.sock``, mode 0600 inside the 0700 data dir), so
 only the account that runs the server can read it -- the same trust boundary as the database
 file. One request per connection: a command line (``status``), answered by one JSON document.
+
+Even so it is bounded like the client port: a request line of at most ``MAX_REQUEST`` bytes
+(the reader's buffer never holds more), ``REQUEST_TIMEOUT`` seconds to send it, at most
+``MAX_CLIENTS`` served at once, and every failure -- a line too long, not UTF-8, an unknown
+command, an action that fails or hangs -- is answered with ``{"error": ...}`` in one line, never
+a traceback in the log.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -17,7 +24,15 @@ from pathlib import Path
 __all__ = ["SOCKET_NAME", "query_status", "start_status_socket"]
 
 SOCKET_NAME = "admin.sock"
-_MAX_REQUEST = 256
+#: the longest request line (a ``passwd`` line carries an argon2 hash: ~100 bytes + a name)
+MAX_REQUEST = 4096
+#: seconds a client has to send its line, and an action has to answer
+REQUEST_TIMEOUT = 5.0
+ACTION_TIMEOUT = 30.0
+#: operator connections served at once (more wait for the accept backlog)
+MAX_CLIENTS = 8
+
+log = logging.getLogger("tertulia.server.status")
 
 
 #: an operator action: takes the rest of the command line, answers a JSON object
@@ -40,31 +55,68 @@ async def start_status_socket(
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left over by a server that was killed
 
+    busy = 0
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal busy
+        busy += 1
         try:
-            line = await asyncio.wait_for(reader.readline(), 5.0)
-            command = line[:_MAX_REQUEST].decode("utf-8", "replace").strip()
-            verb, _, rest = command.partition(" ")
-            if command == "status":
-                body = snapshot()
-            elif actions and verb in actions:
-                body = await actions[verb](rest.strip())
+            if busy > MAX_CLIENTS:
+                body: dict[str, object] = {"error": "too many operator connections at once"}
             else:
-                body = {"error": f"unknown command {command!r}; try 'status'"}
+                body = await _answer(reader, snapshot, actions or {})
             writer.write(json.dumps(body).encode() + b"\n")
-            await writer.drain()
+            await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT)
         except (TimeoutError, ConnectionError, OSError):
-            pass
+            pass  # the operator's client went away: nothing to tell anyone
         finally:
+            busy -= 1
             writer.close()
 
     old = os.umask(0o177)
     try:
-        server = await asyncio.start_unix_server(handle, path=str(path))
+        # limit: the reader's buffer; a longer line is refused by _answer, never buffered
+        server = await asyncio.start_unix_server(handle, path=str(path), limit=MAX_REQUEST)
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
     return server
+
+
+async def _answer(
+    reader: asyncio.StreamReader,
+    snapshot: Callable[[], dict[str, object]],
+    actions: Mapping[str, Action],
+) -> dict[str, object]:
+    """Read one request line and answer it; every failure is an ``error`` answer, in one line."""
+    try:
+        line = await asyncio.wait_for(reader.readuntil(b"\n"), REQUEST_TIMEOUT)
+    except TimeoutError:
+        return {"error": f"no request line within {REQUEST_TIMEOUT:g} s"}
+    except asyncio.LimitOverrunError:
+        return {"error": f"request line longer than {MAX_REQUEST} bytes"}
+    except asyncio.IncompleteReadError as exc:
+        if len(exc.partial) > MAX_REQUEST:  # pragma: no cover - the limit stops it first
+            return {"error": f"request line longer than {MAX_REQUEST} bytes"}
+        line = exc.partial  # no newline before EOF: take what came
+    try:
+        command = line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return {"error": "the request line is not UTF-8"}
+    verb, _, rest = command.partition(" ")
+    if command == "status":
+        return snapshot()
+    if verb not in actions:
+        known = ", ".join(["status", *actions])
+        return {"error": f"unknown command {verb[:40]!r}; known: {known}"}
+    try:
+        return await asyncio.wait_for(actions[verb](rest.strip()), ACTION_TIMEOUT)
+    except TimeoutError:
+        log.warning("operator command %r timed out after %g s", verb, ACTION_TIMEOUT)
+        return {"error": f"{verb} did not finish within {ACTION_TIMEOUT:g} s"}
+    except Exception as exc:  # an operator action failed: one line, not a traceback
+        log.warning("operator command %r failed: %s", verb, exc)
+        return {"error": f"{verb} failed: {exc}"}
 
 
 async def query_status(data_dir: Path, command: str = "status") -> dict[str, object]:

@@ -120,13 +120,19 @@ class RoomClosed(_Event, tag="closed"):
 
 
 class UserRevoked(_Event, tag="revoked"):
-    """Close every connection of ``user`` (account disabled, password changed elsewhere)."""
+    """``user``'s credentials changed (password changed, account disabled): close every
+    connection logged in under a credential generation older than ``gen``, and refuse logins
+    and resumes of older generations that are still in flight (``Hub.credentials_current``).
+
+    The connection that changed the password holds ``gen`` already, so it stays. ``gen`` 0
+    (an event without a generation) closes every connection of the user.
+    """
 
     user: str
     code: str
     message: str
-    #: a connection to spare (the one that changed the password), by its node-local id
-    keep: int = 0
+    #: the account's credential generation after the change (``users.cred_gen``)
+    gen: int = 0
 
 
 BusEvent = (

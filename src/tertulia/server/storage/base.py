@@ -71,6 +71,9 @@ class UserRecord:
     is_admin: bool
     created_at: int  # Unix ms
     disabled: bool = False
+    #: credential generation: bumped with every password change and every disable, so a login
+    #: or a resume token from an older generation is refused (docs/security.md)
+    cred_gen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,24 +151,35 @@ class Storage(abc.ABC):
     async def list_users(self) -> list[UserRecord]: ...
 
     @abc.abstractmethod
-    async def set_password(self, name: str, password_hash: str) -> bool:
-        """Return False if the user does not exist."""
+    async def set_password(
+        self, name: str, password_hash: str, *, if_gen: int | None = None
+    ) -> int | None:
+        """Store a new password, bump the credential generation and drop every token, in one
+        transaction; return the new generation. None, changing nothing, if the user does not
+        exist -- or, with ``if_gen``, if the account is disabled or its generation is no longer
+        ``if_gen`` (a user changing their own password from a connection being revoked)."""
 
     @abc.abstractmethod
     async def count_users(self) -> int: ...
 
     @abc.abstractmethod
-    async def set_disabled(self, name: str, disabled: bool) -> bool:
-        """Disable or re-enable an account (disabling revokes its tokens); False if unknown."""
+    async def set_disabled(self, name: str, disabled: bool) -> int | None:
+        """Disable or re-enable an account; None if unknown, else its credential generation
+        afterwards (disabling bumps it and drops every token, in the same transaction)."""
 
     # -- resume tokens -----------------------------------------------------------------------
     @abc.abstractmethod
-    async def add_token(self, user: str, token_hash: bytes, expires_at: int, *, keep: int) -> None:
-        """Store a token hash; keep only the ``keep`` newest tokens of ``user``."""
+    async def add_token(
+        self, user: str, token_hash: bytes, expires_at: int, *, keep: int, cred_gen: int
+    ) -> None:
+        """Store a token hash issued under credential generation ``cred_gen``; keep only the
+        ``keep`` newest tokens of ``user``."""
 
     @abc.abstractmethod
-    async def token_user(self, token_hash: bytes, now: int) -> str | None:
-        """The user of an unexpired token, or None."""
+    async def token_user(self, token_hash: bytes, now: int) -> tuple[str, int] | None:
+        """The user of an unexpired token and the credential generation it was issued under,
+        or None. A token of an older generation than its account's, or of a disabled account,
+        is None too: it died with the password change or the disable."""
 
     @abc.abstractmethod
     async def revoke_token(self, token_hash: bytes) -> bool: ...

@@ -69,7 +69,7 @@ Conn = asyncpg.Connection
 
 MIGRATION_FILE: Final = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 MSG_COLS: Final = "room, seq, msg_id, sender, ts, text, kind"
-USER_COLS: Final = "name, password_hash, is_admin, created_at, disabled"
+USER_COLS: Final = "name, password_hash, is_admin, created_at, disabled, cred_gen"
 ROOM_COLS: Final = "name, visibility, topic, created_by, created_at, last_seq, closed"
 
 
@@ -152,6 +152,7 @@ def user(row: Any) -> UserRecord:
         is_admin=bool(row[2]),
         created_at=int(row[3]),
         disabled=bool(row[4]),
+        cred_gen=int(row[5]),
     )
 
 
@@ -348,34 +349,48 @@ async def add_member(conn: Conn, room: str, user: str, role: Role) -> bool:
     return bool(status == "INSERT 0 1")
 
 
-async def set_password(conn: Conn, name: str, password_hash: str) -> bool:
-    status = await conn.execute(
-        "UPDATE users SET password_hash = $1 WHERE name = $2", password_hash, name
+async def set_password(conn: Conn, name: str, password_hash: str, if_gen: int | None) -> int | None:
+    gen = await conn.fetchval(
+        "UPDATE users SET password_hash = $1, cred_gen = cred_gen + 1 WHERE name = $2"
+        " AND ($3::bigint IS NULL OR (cred_gen = $3 AND NOT disabled)) RETURNING cred_gen",
+        password_hash,
+        name,
+        if_gen,
     )
-    if status != "UPDATE 1":
-        return False
+    if gen is None:
+        return None
     await conn.execute("DELETE FROM tokens WHERE user_name = $1", name)
-    return True
+    return int(gen)
 
 
-async def set_disabled(conn: Conn, name: str, disabled: bool) -> bool:
-    status = await conn.execute("UPDATE users SET disabled = $1 WHERE name = $2", disabled, name)
-    if status != "UPDATE 1":
-        return False
+async def set_disabled(conn: Conn, name: str, disabled: bool) -> int | None:
+    gen = await conn.fetchval(
+        "UPDATE users SET disabled = $1, cred_gen = cred_gen + $2 WHERE name = $3"
+        " RETURNING cred_gen",
+        disabled,
+        int(disabled),
+        name,
+    )
+    if gen is None:
+        return None
     if disabled:
         await conn.execute("DELETE FROM tokens WHERE user_name = $1", name)
-    return True
+    return int(gen)
 
 
-async def add_token(conn: Conn, user: str, token_hash: bytes, expires_at: int, keep: int) -> None:
+async def add_token(
+    conn: Conn, user: str, token_hash: bytes, expires_at: int, keep: int, gen: int
+) -> None:
     now = now_ms()
     await conn.execute("DELETE FROM tokens WHERE user_name = $1 AND expires_at <= $2", user, now)
     await conn.execute(
-        "INSERT INTO tokens (hash, user_name, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO tokens (hash, user_name, created_at, expires_at, cred_gen)"
+        " VALUES ($1, $2, $3, $4, $5)",
         token_hash,
         user,
         now,
         expires_at,
+        gen,
     )
     await conn.execute(
         "DELETE FROM tokens WHERE user_name = $1 AND hash NOT IN (SELECT hash FROM tokens"

@@ -408,27 +408,35 @@ class PostgresStorage(Storage):
         rows = await self._read(lambda c: c.fetch(f"SELECT {q.USER_COLS} FROM users ORDER BY name"))
         return [q.user(r) for r in rows]
 
-    async def set_password(self, name: str, password_hash: str) -> bool:
-        return await self._write(lambda c: q.set_password(c, name, password_hash))
+    async def set_password(
+        self, name: str, password_hash: str, *, if_gen: int | None = None
+    ) -> int | None:
+        return await self._write(lambda c: q.set_password(c, name, password_hash, if_gen))
 
     async def count_users(self) -> int:
         return int(await self._read(lambda c: c.fetchval("SELECT count(*) FROM users")))
 
-    async def set_disabled(self, name: str, disabled: bool) -> bool:
+    async def set_disabled(self, name: str, disabled: bool) -> int | None:
         return await self._write(lambda c: q.set_disabled(c, name, disabled))
 
     # -- resume tokens -----------------------------------------------------------------------
 
-    async def add_token(self, user: str, token_hash: bytes, expires_at: int, *, keep: int) -> None:
-        await self._write(lambda c: q.add_token(c, user, token_hash, expires_at, keep))
+    async def add_token(
+        self, user: str, token_hash: bytes, expires_at: int, *, keep: int, cred_gen: int
+    ) -> None:
+        await self._write(lambda c: q.add_token(c, user, token_hash, expires_at, keep, cred_gen))
 
-    async def token_user(self, token_hash: bytes, now: int) -> str | None:
-        value = await self._read(
-            lambda c: c.fetchval(
-                "SELECT user_name FROM tokens WHERE hash = $1 AND expires_at > $2", token_hash, now
+    async def token_user(self, token_hash: bytes, now: int) -> tuple[str, int] | None:
+        row = await self._read(
+            lambda c: c.fetchrow(
+                "SELECT t.user_name, t.cred_gen FROM tokens t JOIN users u ON u.name = t.user_name"
+                " WHERE t.hash = $1 AND t.expires_at > $2 AND t.cred_gen = u.cred_gen"
+                " AND NOT u.disabled",
+                token_hash,
+                now,
             )
         )
-        return None if value is None else str(value)
+        return None if row is None else (str(row[0]), int(row[1]))
 
     async def revoke_token(self, token_hash: bytes) -> bool:
         return await self._write(

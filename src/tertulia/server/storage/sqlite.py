@@ -479,7 +479,7 @@ def _now_ms() -> int:
 
 # ------------------------------------------------------------------------ row conversions
 
-_USER_COLS: Final = "name, password_hash, is_admin, created_at, disabled"
+_USER_COLS: Final = "name, password_hash, is_admin, created_at, disabled, cred_gen"
 _ROOM_COLS: Final = "name, visibility, topic, created_by, created_at, last_seq, closed"
 _MSG_COLS: Final = "room, seq, msg_id, sender, ts, text, kind"
 
@@ -491,6 +491,7 @@ def _user(row: Sequence[Any]) -> UserRecord:
         is_admin=bool(row[2]),
         created_at=int(row[3]),
         disabled=bool(row[4]),
+        cred_gen=int(row[5]),
     )
 
 
@@ -547,31 +548,45 @@ def _create_user(
     return UserRecord(name, password_hash, is_admin, now, False)
 
 
-def _set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> bool:
-    cur = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+def _set_password(
+    conn: sqlite3.Connection, name: str, password_hash: str, if_gen: int | None
+) -> int | None:
+    cur = conn.execute(
+        "UPDATE users SET password_hash = ?, cred_gen = cred_gen + 1 WHERE name = ?"
+        " AND (? IS NULL OR (cred_gen = ? AND disabled = 0))",
+        (password_hash, name, if_gen, if_gen),
+    )
     if cur.rowcount != 1:
-        return False
+        return None
     conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
-    return True
+    return _cred_gen(conn, name)
 
 
-def _set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> bool:
-    cur = conn.execute("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
+def _set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> int | None:
+    cur = conn.execute(
+        "UPDATE users SET disabled = ?, cred_gen = cred_gen + ? WHERE name = ?",
+        (int(disabled), int(disabled), name),
+    )
     if cur.rowcount != 1:
-        return False
+        return None
     if disabled:
         conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
-    return True
+    return _cred_gen(conn, name)
+
+
+def _cred_gen(conn: sqlite3.Connection, name: str) -> int:
+    """The generation just written (same transaction: RETURNING needs SQLite 3.35)."""
+    return int(_one(conn, "SELECT cred_gen FROM users WHERE name = ?", (name,))[0])
 
 
 def _add_token(
-    conn: sqlite3.Connection, user: str, token_hash: bytes, expires_at: int, keep: int
+    conn: sqlite3.Connection, user: str, token_hash: bytes, expires_at: int, keep: int, gen: int
 ) -> None:
     now = _now_ms()
     conn.execute("DELETE FROM tokens WHERE user = ? AND expires_at <= ?", (user, now))
     conn.execute(
-        "INSERT INTO tokens (hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        (token_hash, user, now, expires_at),
+        "INSERT INTO tokens (hash, user, created_at, expires_at, cred_gen) VALUES (?, ?, ?, ?, ?)",
+        (token_hash, user, now, expires_at, gen),
     )
     conn.execute(
         "DELETE FROM tokens WHERE user = ? AND hash NOT IN"
@@ -959,28 +974,38 @@ class SqliteStorage(Storage):
         )
         return [_user(row) for row in rows]
 
-    async def set_password(self, name: str, password_hash: str) -> bool:
-        return await self._write(lambda conn: _set_password(conn, name, password_hash))
+    async def set_password(
+        self, name: str, password_hash: str, *, if_gen: int | None = None
+    ) -> int | None:
+        return await self._write(lambda conn: _set_password(conn, name, password_hash, if_gen))
 
     async def count_users(self) -> int:
         row = await self._read(lambda conn: _one(conn, "SELECT count(*) FROM users"))
         return int(row[0])
 
-    async def set_disabled(self, name: str, disabled: bool) -> bool:
+    async def set_disabled(self, name: str, disabled: bool) -> int | None:
         return await self._write(lambda conn: _set_disabled(conn, name, disabled))
 
     # -- resume tokens -----------------------------------------------------------------------
 
-    async def add_token(self, user: str, token_hash: bytes, expires_at: int, *, keep: int) -> None:
-        await self._write(lambda conn: _add_token(conn, user, token_hash, expires_at, keep))
+    async def add_token(
+        self, user: str, token_hash: bytes, expires_at: int, *, keep: int, cred_gen: int
+    ) -> None:
+        await self._write(
+            lambda conn: _add_token(conn, user, token_hash, expires_at, keep, cred_gen)
+        )
 
-    async def token_user(self, token_hash: bytes, now: int) -> str | None:
+    async def token_user(self, token_hash: bytes, now: int) -> tuple[str, int] | None:
         row = await self._read(
             lambda conn: _one(
-                conn, "SELECT user FROM tokens WHERE hash = ? AND expires_at > ?", (token_hash, now)
+                conn,
+                "SELECT t.user, t.cred_gen FROM tokens t JOIN users u ON u.name = t.user"
+                " WHERE t.hash = ? AND t.expires_at > ? AND t.cred_gen = u.cred_gen"
+                " AND u.disabled = 0",
+                (token_hash, now),
             )
         )
-        return None if row is None else str(row[0])
+        return None if row is None else (str(row[0]), int(row[1]))
 
     async def revoke_token(self, token_hash: bytes) -> bool:
         return await self._write(
