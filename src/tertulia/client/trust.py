@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Literal
 
 from tertulia.transport import tls
+from tertulia.transport.private_files import open_private, private_dir
 
 __all__ = [
     "KNOWN_SERVERS_ENV",
@@ -444,13 +445,12 @@ class KnownServers:
     def _write(self, lines: list[str]) -> None:
         """Atomic replace: a temp file created 0600 in the same directory, then os.replace, so
         a crash or a concurrent reader never sees a truncated file."""
-        data = ("\n".join(lines) + "\n").encode("utf-8")
+        data = "\n".join(lines) + "\n"
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            private_dir(self.path.parent, tighten=False)
             try:
-                with os.fdopen(fd, "wb") as fh:
+                with open_private(tmp, exclusive=True) as fh:
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())

@@ -19,12 +19,14 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import pwd
 import time
 from pathlib import Path
 
 from tertulia.server.startup import StartupError
+from tertulia.transport.private_files import DIR_MODE, private_dir
 
 __all__ = [
     "LOCK_NAME",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 LOCK_NAME = "tertulia.lock"
+
+log = logging.getLogger("tertulia.server.datadir")
 
 
 class DataDirError(StartupError):
@@ -58,9 +62,14 @@ def _not_writable(path: Path, why: str) -> DataDirError:
 
 
 def prepare_data_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed and check that it is a writable directory."""
+    """Create ``path`` if needed, make it 0700 and check that it is a writable directory.
+
+    It holds the database (every message), the TLS key and the admin socket: a directory that
+    already exists with a wider mode (``mkdir data`` under umask 022 gives 0755) is tightened,
+    and the change logged once, as PostgreSQL and Prosody insist on a private data directory.
+    """
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        old_mode = private_dir(path)
     except FileExistsError:
         raise DataDirError(
             f"the data directory {path} exists but is not a directory:"
@@ -78,6 +87,13 @@ def prepare_data_dir(path: Path) -> Path:
         ) from None
     except OSError as exc:
         raise DataDirError(f"cannot create the data directory {path}: {exc.strerror}") from None
+    if old_mode is not None:
+        log.warning(
+            "the data directory %s had mode %04o (others could read it): changed it to %04o",
+            path,
+            old_mode,
+            DIR_MODE,
+        )
     probe = path / f".write-test-{os.getpid()}"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

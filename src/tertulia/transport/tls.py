@@ -43,6 +43,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tertulia.transport.private_files import private_dir
+
 __all__ = [
     "FINGERPRINT_PREFIX",
     "TLS_VERSIONS",
@@ -221,7 +223,7 @@ def ensure_server_identity(
         )
 
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tls_dir.mkdir(mode=0o700, exist_ok=True)
+    private_dir(tls_dir)
     if key_path.exists():
         # A previous run died between writing the key and the certificate: the certificate
         # was never served, so finishing the job with the existing key loses nothing.
