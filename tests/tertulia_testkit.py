@@ -123,9 +123,12 @@ class ServerProcess:
         self.admin_password: str | None = None
         #: logging options on the command line (tests of the log itself change them)
         self.log_args = ["--log-level", "WARNING"]
+        #: run the server through this command (``nsenter ...``: tests/integration/disk_kit.py)
+        self.prefix: list[str] = []
 
     def start(self, timeout: float = 20.0) -> None:
         cmd = [
+            *self.prefix,
             sys.executable,
             "-m",
             "tertulia",

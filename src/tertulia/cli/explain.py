@@ -93,6 +93,10 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "frame_too_large": _frame_too_large,
     "invalid_argument": _invalid_argument,
     "rate_limited": lambda p, _: "sending too fast; slow down",
+    "storage_full": lambda p, _: (
+        "the server's disk is full: nothing was stored; try again later"
+        f" (in {p.get('retry_after', 'a few')} seconds; unsent messages stay in the outbox)"
+    ),
 }
 
 

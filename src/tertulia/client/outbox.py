@@ -11,7 +11,7 @@ server stores with it) and a place in line. The client takes entries in that ord
   nothing, so each message is stored exactly once however often it is resent;
 * a permanent refusal (``text_too_long``, ``not_member``...) -> :meth:`Outbox.mark_failed`:
   FAILED, kept (a GUI shows it with its error) but not resent until :meth:`Outbox.retry`;
-* a transient refusal (``rate_limited``, ``internal``) -> :meth:`Outbox.requeue`.
+* a transient refusal (``rate_limited``, ``storage_full``, ``internal``) -> :meth:`Outbox.requeue`.
 
 States, as a GUI may show them::
 
@@ -74,7 +74,7 @@ PERMANENT_SEND_ERRORS = frozenset(
     }
 )
 #: Refusals worth another try after a pause.
-TRANSIENT_SEND_ERRORS = frozenset({"rate_limited", "internal", "not_authenticated"})
+TRANSIENT_SEND_ERRORS = frozenset({"rate_limited", "storage_full", "internal", "not_authenticated"})
 
 
 def new_msg_id() -> str:

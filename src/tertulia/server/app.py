@@ -34,12 +34,15 @@ from tertulia.server.session import Session
 from tertulia.server.startup import (
     StartupError,
     corrupt_database,
+    disk_full,
+    disk_is_full,
     is_corruption,
     listen_error,
+    warn_if_disk_full,
 )
 from tertulia.server.status import Action, start_status_socket
 from tertulia.server.storage.base import Storage, StorageError
-from tertulia.server.storage.sqlite import SqliteStorage
+from tertulia.server.storage.sqlite import SqliteStorage, is_disk_full
 from tertulia.transport.tls import (
     ServerIdentity,
     TLSIdentityError,
@@ -81,14 +84,29 @@ def open_storage(config: ServerConfig) -> Storage:
     path = Path(config.data_dir) / "tertulia.db"
     try:
         backup_before_migration(path, config.store.backups_keep)
-    except sqlite3.OperationalError as exc:  # unreadable, locked: not a damaged file
+    except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc) or disk_is_full(path.parent):
+            raise disk_full(
+                path,
+                "cannot read (or back up before a pending schema migration) the database",
+            ) from None
+        if isinstance(exc, OSError):
+            raise StartupError(
+                f"cannot back up the database {path} before the pending schema migration"
+                f" ({exc.strerror or exc}): check that the user the server runs as can write"
+                f" {path.parent / 'backups'}"
+            ) from None
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise corrupt_database(path, exc) from None
+        # unreadable, locked: not a damaged file
         raise StartupError(
             f"cannot open the database {path} ({exc}): check that the user the server runs"
             " as can read and write it"
         ) from None
-    except sqlite3.DatabaseError as exc:
-        raise corrupt_database(path, exc) from None
     return SqliteStorage(path, synchronous=config.sqlite_synchronous)
+
+
+# unreadable, locked: not a damaged file
 
 
 def open_bus(config: ServerConfig) -> Bus:
@@ -210,12 +228,16 @@ class Server:
             if cfg.store.url:
                 raise
             db = data_dir / "tertulia.db"
+            if is_disk_full(exc) or disk_is_full(data_dir):
+                raise disk_full(db, "cannot open the database") from None
             if is_corruption(exc):
                 raise corrupt_database(db, exc) from None
             raise StartupError(
                 f"cannot open the database {db} ({exc}): check that the user the server runs"
                 " as can read and write it"
             ) from None
+        if not cfg.store.url:
+            warn_if_disk_full(data_dir)
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
         self._listener.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())

@@ -98,6 +98,8 @@ def prepare_data_dir(path: Path) -> Path:
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # writable, but full: the start says what that means
+            return path
         raise _not_writable(path, exc.strerror or str(exc)) from None
     os.close(fd)
     probe.unlink(missing_ok=True)
@@ -184,17 +186,25 @@ class DataDirLock:
                 raise DataDirError(f"cannot lock {self.path}: {exc.strerror}") from None
             raise _in_use(self.path.parent, _read_info(self.path), self.what) from None
         info = {"pid": os.getpid(), "started": time.time(), "what": self.what, **details}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
         self._fd = fd
+        self._write(info)
+
+    def _write(self, info: dict[str, object]) -> None:
+        """Record who holds the lock; on a full disk the lock itself is enough."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, (json.dumps(info) + "\n").encode(), 0)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            log.warning("disk full: cannot write who holds %s (the lock is held)", self.path)
 
     def update(self, **details: object) -> None:
         """Add facts to the lock file (the addresses once the server listens)."""
         if self._fd is None:
             return
-        info = {**_read_info(self.path), **details}
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, (json.dumps(info) + "\n").encode(), 0)
+        self._write({**_read_info(self.path), **details})
 
     def release(self) -> None:
         """Give the lock up (the file stays: removing it would race with the next holder)."""

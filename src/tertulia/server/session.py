@@ -35,6 +35,7 @@ from tertulia.proto import messages as m
 from tertulia.server.audit import log_disconnect
 from tertulia.server.errors import CommandError
 from tertulia.server.limits import retry_after
+from tertulia.server.storage.base import StorageFullError
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -272,6 +273,9 @@ class Session:
                     self.close(ErrorCode.RATE_LIMITED, "too many requests after slow-down")
                 return
             self.write_error(request_id, exc.code, exc.message, **exc.params)
+        except StorageFullError as exc:  # login, register, create_room...: nothing was written
+            err = self.hub.storage_full.refuse(type(msg).__name__.lower(), exc)
+            self.write_error(request_id, err.code, err.message, **err.params)
         except (ConnectionError, OSError) as exc:
             log.debug("%r: connection lost while handling a request: %s", self, exc)
             self.close_reason = self.close_reason or f"connection lost: {exc}"
