@@ -411,6 +411,9 @@ class Connection:
                     break
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             reason = f"connection broken: {exc or type(exc).__name__}"
+            if tls.integrity_failure(exc) is not None:
+                reason = f"TLS integrity check failed (data altered in transit): {exc}"
+                log.warning("%s; reconnecting", reason)
         finally:
             code = self._bye.code if self._bye is not None else None
             if self._bye is not None:

@@ -147,6 +147,9 @@ class Server:
         self.guard = Guard(config.limits)
         #: connections closed by the server, by the code it gave (operators, tests)
         self.closes: collections.Counter[str] = collections.Counter()
+        #: connections ended by a TLS record that failed its integrity check: "here" (we
+        #: detected it) or "by_peer" (the client's bad_record_mac alert)
+        self.tls_integrity_failures: collections.Counter[str] = collections.Counter()
         self._ssl: ssl.SSLContext | None = None
         self._listener: Listener | None = None
         self._tasks: set[asyncio.Task[None]] = set()

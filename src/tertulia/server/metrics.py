@@ -161,6 +161,15 @@ def render_metrics(server: Server) -> str:
     )
     for code, n in sorted(closes.items()):
         out.sample("tertulia_connections_closed_total", n, code=code)
+    out.head(
+        "tertulia_tls_integrity_failures_total",
+        "counter",
+        "Connections ended by a TLS record that failed its integrity check (bad record MAC):"
+        " detected here, or reported by the peer.",
+    )
+    integrity: dict[str, int] = dict(getattr(server, "tls_integrity_failures", {}))
+    for where in ("here", "by_peer"):
+        out.sample("tertulia_tls_integrity_failures_total", integrity.get(where, 0), detected=where)
     _storage_metrics(out, server.storage)
     full = hub.storage_full
     out.metric(

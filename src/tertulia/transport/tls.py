@@ -53,6 +53,7 @@ __all__ = [
     "client_context",
     "ensure_server_identity",
     "fingerprint",
+    "integrity_failure",
     "load_cert_fingerprint",
     "parse_fingerprint",
     "peer_fingerprint",
@@ -160,6 +161,39 @@ def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:
     if not der:
         raise ValueError("the peer presented no certificate (is the TLS handshake complete?)")
     return fingerprint(der)
+
+
+# --------------------------------------------------------------------------- integrity
+
+#: OpenSSL's reasons for a record whose authentication tag (AEAD) or MAC did not verify, and
+#: for the alert a peer sends when one of ours did not
+_INTEGRITY_REASONS = {
+    "DECRYPTION_FAILED_OR_BAD_RECORD_MAC": "here",
+    "BAD_RECORD_MAC": "here",
+    "DECRYPTION_FAILED": "here",
+    "SSLV3_ALERT_BAD_RECORD_MAC": "by_peer",
+    "TLSV1_ALERT_DECRYPTION_FAILED": "by_peer",
+}
+
+
+def integrity_failure(exc: BaseException) -> str | None:
+    """Did ``exc`` end a connection because a TLS record was altered in transit?
+
+    ``"here"``: a record received failed its integrity check (TLS 1.3's AEAD tag, "bad record
+    MAC"), so the bytes were changed between the peer and us; ``"by_peer"``: the peer said so of
+    a record we sent (its ``bad_record_mac`` alert). None for anything else. TLS never hands
+    altered data to the application: the connection ends, and the client reconnects and
+    resends (docs/security.md, "Integrity").
+    """
+    if not isinstance(exc, ssl.SSLError):
+        return None
+    reason = exc.reason or ""
+    if reason in _INTEGRITY_REASONS:
+        return _INTEGRITY_REASONS[reason]
+    text = str(exc).lower()
+    if "bad record mac" in text or "bad_record_mac" in text:
+        return "by_peer" if "alert" in text else "here"
+    return None
 
 
 # --------------------------------------------------------------------------- server identity
