@@ -226,10 +226,10 @@ class Connection:
                 raise ConnectionLost("the connection has no TLS layer")
             elif prompt is not None and trust.mode == "tofu":
                 # a person may take a while to answer: keep the event loop going meanwhile
-                fingerprint = tls.peer_fingerprint(ssl_obj)
-                await asyncio.to_thread(verify_peer, trust, host, port, fingerprint, prompt=prompt)
+                der = tls.peer_certificate(ssl_obj)
+                await asyncio.to_thread(verify_peer, trust, host, port, der, prompt=prompt)
             else:
-                verify_peer(trust, host, port, tls.peer_fingerprint(ssl_obj))
+                verify_peer(trust, host, port, tls.peer_certificate(ssl_obj))
         except BaseException:
             writer.close()
             raise

@@ -52,6 +52,9 @@ from tertulia.transport.tls import (
 
 __all__ = ["Server", "open_bus", "open_storage"]
 
+#: seconds between two checks of the self-signed certificate's remaining validity
+_RENEW_CHECK = 12 * 3600.0
+
 log = logging.getLogger("tertulia.server")
 
 #: settings that only a restart changes (``Server.reload_config`` keeps their running values)
@@ -336,6 +339,16 @@ class Server:
             "reload-tls": reload_tls,
         }
 
+    def _renew_tls(self) -> None:
+        """Twice a day: renew the self-signed certificate if it is within 30 days of its end
+        (same key, so public-key pins hold) and serve the new one to new connections."""
+        if self.config.tls.insecure_no_tls or self.config.tls.cert is not None:
+            return  # an operator's certificate is renewed by the operator (then SIGHUP)
+        try:
+            self.reload_tls()
+        except (TLSIdentityError, OSError) as exc:
+            log.error("cannot renew the TLS certificate, keeping the current one: %s", exc)
+
     def reload_tls(self) -> str | None:
         """Load the certificate and key again (SIGHUP) and use them for new connections.
 
@@ -381,9 +394,13 @@ class Server:
                 self._tasks.discard(task)
 
     async def _tick_loop(self) -> None:
+        renew_at = time.monotonic() + _RENEW_CHECK
         while True:
             await asyncio.sleep(1.0)
             now = time.monotonic()
+            if now >= renew_at:
+                renew_at = now + _RENEW_CHECK
+                self._renew_tls()
             for session in tuple(self.sessions):
                 try:
                     session.tick(now)
