@@ -69,7 +69,7 @@ def prepare_data_dir(path: Path) -> Path:
     and the change logged once, as PostgreSQL and Prosody insist on a private data directory.
     """
     try:
-        old_mode = private_dir(path)
+        private_dir(path, tighten=False)  # tightened below, once it is known to be usable
     except FileExistsError:
         raise DataDirError(
             f"the data directory {path} exists but is not a directory:"
@@ -87,22 +87,27 @@ def prepare_data_dir(path: Path) -> Path:
         ) from None
     except OSError as exc:
         raise DataDirError(f"cannot create the data directory {path}: {exc.strerror}") from None
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:  # ENOSPC: writable, but full (the start says so)
+            raise _not_writable(path, exc.strerror or str(exc)) from None
+    else:
+        os.close(fd)
+        probe.unlink(missing_ok=True)
+    try:
+        old_mode = private_dir(path)
+    except OSError as exc:  # e.g. writable through its group but owned by someone else
+        log.warning("cannot make the data directory %s private (0700): %s", path, exc.strerror)
+        return path
     if old_mode is not None:
         log.warning(
             "the data directory %s had mode %04o (others could read it): changed it to %04o",
             path,
             old_mode,
-            DIR_MODE,
+            old_mode & DIR_MODE,
         )
-    probe = path / f".write-test-{os.getpid()}"
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:  # writable, but full: the start says what that means
-            return path
-        raise _not_writable(path, exc.strerror or str(exc)) from None
-    os.close(fd)
-    probe.unlink(missing_ok=True)
     return path
 
 

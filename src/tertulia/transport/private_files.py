@@ -28,8 +28,9 @@ DIR_MODE = 0o700
 def private_dir(path: Path, *, tighten: bool = True) -> int | None:
     """Create ``path`` (and missing parents) if needed, with mode 0700 whatever the umask.
 
-    With ``tighten`` an existing ``path`` is made 0700 too, and its old mode returned when it
-    was changed: for the directories Tertulia owns (the data directory, its ``tls`` and
+    With ``tighten`` an existing ``path`` loses its group and other permissions too (0755
+    becomes 0700; nothing is ever added), and its old mode is returned when it was changed:
+    for the directories Tertulia owns (the data directory, its ``tls`` and
     ``backups``, the GUI's configuration directory). Without it, a directory that existed
     before is left alone -- the user chose it (their home, a project directory, ``/tmp``) and
     the files Tertulia writes there are 0600 anyway. Raises :class:`OSError` as ``mkdir`` and
@@ -47,9 +48,12 @@ def private_dir(path: Path, *, tighten: bool = True) -> int | None:
     if os.name != "posix":  # pragma: no cover - POSIX modes only
         return None
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode == DIR_MODE:
+    # a new directory gets exactly 0700 (mkdir's mode went through the umask); an existing one
+    # only loses group and other bits: one the owner made read-only stays read-only
+    want = DIR_MODE if created else mode & DIR_MODE
+    if mode == want:
         return None
-    os.chmod(path, DIR_MODE)  # mkdir's mode went through the umask
+    os.chmod(path, want)
     return None if created else mode
 
 
@@ -61,9 +65,9 @@ def restrict_file(path: Path) -> int | None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         return None
-    if mode == FILE_MODE:
+    if not mode & 0o077:
         return None
-    os.chmod(path, FILE_MODE)
+    os.chmod(path, mode & FILE_MODE)  # never adds a permission, only takes others' away
     return mode
 
 
