@@ -74,6 +74,14 @@ def test_config(data_dir: Path, **kw: Any) -> ServerConfig:
     return cfg
 
 
+def spki_of(cert_pem: Path) -> str:
+    """The public-key pin (``SPKI-SHA256:...``) of a PEM certificate: what TOFU remembers."""
+    from tertulia.transport.tls import spki_pin
+
+    pem = cert_pem.read_bytes()
+    return spki_pin(ssl.PEM_cert_to_DER_cert(pem.decode("ascii")))
+
+
 def fingerprint_of(der: bytes) -> str:
     digest = hashlib.sha256(der).hexdigest().upper()
     return "SHA256:" + ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
@@ -97,6 +105,11 @@ class InProcessServer:
         await self.server.start()
         self.port = self.server.port
         self.fingerprint = self.server.fingerprint or ""
+
+    @property
+    def spki(self) -> str:
+        """The server's public-key pin (what a TOFU client remembers)."""
+        return spki_of(self.data_dir / "tls" / "cert.pem")
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -130,9 +143,12 @@ class ServerProcess:
         self.admin_password: str | None = None
         #: logging options on the command line (tests of the log itself change them)
         self.log_args = ["--log-level", "WARNING"]
+        #: run the server through this command (``nsenter ...``: tests/integration/disk_kit.py)
+        self.prefix: list[str] = []
 
     def start(self, timeout: float = 20.0) -> None:
         cmd = [
+            *self.prefix,
             sys.executable,
             "-m",
             "tertulia",
@@ -175,6 +191,11 @@ class ServerProcess:
                 raise RuntimeError(f"server exited: {text[-4000:]}")
             time.sleep(0.02)
         raise RuntimeError("server did not start in time")
+
+    @property
+    def spki(self) -> str:
+        """The server's public-key pin (what a TOFU client remembers)."""
+        return spki_of(self.data_dir / "tls" / "cert.pem")
 
     def kill(self) -> None:
         """SIGKILL: no graceful anything."""

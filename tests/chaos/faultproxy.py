@@ -18,6 +18,10 @@ Fault semantics, in short (details on each method):
 * ``delay(s)``: every chunk is delivered ``s`` seconds after it was read (order kept).
 * ``fragment(k)``: chunks are written in pieces of at most ``k`` bytes, each flushed alone.
 * ``refuse(True, mode=...)``: new connections are closed/reset at once, or not accepted.
+* ``flip_byte(direction)``: flip one bit of the next TLS application-data record each current
+  connection carries in ``direction`` (the first byte of its encrypted body), so the
+  receiver's AEAD check fails: "bad record MAC". The proxy follows record boundaries (5-byte
+  headers) on every connection for this; nothing else about TLS is parsed.
 * ``random_resets(...)`` / ``chaos_task(...)``: reset random connections, bounded in count
   and in time, and stop by themselves.
 
@@ -145,6 +149,72 @@ class _PendingCut:
     count: int | None
 
 
+class _Records:
+    """Follows TLS record boundaries in one direction, to alter one chosen record.
+
+    A record is a 5-byte header (content type, version, 2-byte length) and a body; chunks
+    read from TCP cut records anywhere, so the position is carried from one chunk to the next.
+    """
+
+    _APPLICATION_DATA = 23
+
+    def __init__(self) -> None:
+        self._header = b""
+        self._body_left = 0
+        self._flip_at: int | None = None
+        #: flip a byte of the next application-data record that starts
+        self.armed = False
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """``data`` as it must be forwarded, and whether a byte of it was flipped."""
+        if not self.armed and self._flip_at is None:
+            return self._skip(data), False
+        out = bytearray(data)
+        flipped = False
+        i = 0
+        while i < len(out):
+            if self._body_left == 0:
+                take = min(5 - len(self._header), len(out) - i)
+                self._header += bytes(out[i : i + take])
+                i += take
+                if len(self._header) == 5:
+                    ctype, length = self._header[0], int.from_bytes(self._header[3:5], "big")
+                    self._header = b""
+                    self._body_left = length
+                    if self.armed and ctype == self._APPLICATION_DATA and length > 0:
+                        self.armed = False
+                        self._flip_at = 0  # the first byte of the ciphertext
+                continue
+            take = min(self._body_left, len(out) - i)
+            if self._flip_at is not None:
+                if self._flip_at < take:
+                    out[i + self._flip_at] ^= 0x01
+                    self._flip_at = None
+                    flipped = True
+                else:
+                    self._flip_at -= take
+            i += take
+            self._body_left -= take
+        return bytes(out), flipped
+
+    def _skip(self, data: bytes) -> bytes:
+        """Only follow the boundaries (the common case: nothing armed)."""
+        i = 0
+        while i < len(data):
+            if self._body_left == 0:
+                take = min(5 - len(self._header), len(data) - i)
+                self._header += data[i : i + take]
+                i += take
+                if len(self._header) == 5:
+                    self._body_left = int.from_bytes(self._header[3:5], "big")
+                    self._header = b""
+                continue
+            take = min(self._body_left, len(data) - i)
+            i += take
+            self._body_left -= take
+        return data
+
+
 class _Conn:
     """One proxied connection: the two stream pairs and the four pump tasks."""
 
@@ -164,6 +234,7 @@ class _Conn:
         self.bytes_down = 0
         self.eof: set[str] = set()
         self.last_at: dict[str, float] = {"up": 0.0, "down": 0.0}
+        self.records = {"up": _Records(), "down": _Records()}
         self.tasks: list[asyncio.Task[None]] = []
 
 
@@ -213,6 +284,8 @@ class FaultProxy:
         self.bytes_down = 0
         self.resets = 0
         self.refused = 0
+        #: bytes flipped by ``flip_byte``, per direction
+        self.flipped = {"up": 0, "down": 0}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -413,6 +486,22 @@ class FaultProxy:
                 conn.cut = _Cut(n_bytes, direction)
                 if n_bytes == 0:
                     self._kill(conn, rst=True, fault=True)
+
+    def flip_byte(self, direction: Literal["up", "down"]) -> int:
+        """Alter the next TLS application-data record of every current connection in
+        ``direction`` (one bit of its first encrypted byte); return how many were armed.
+
+        TLS must detect it: the AEAD tag no longer matches, the receiver reports a bad record
+        MAC and closes. ``flipped[direction]`` counts the bytes actually flipped.
+        """
+        if direction not in ("up", "down"):
+            raise ValueError(f"direction must be 'up' or 'down', not {direction!r}")
+        armed = 0
+        for conn in self._conns.values():
+            if not conn.closed:
+                conn.records[direction].armed = True
+                armed += 1
+        return armed
 
     def clear_cuts(self) -> None:
         """Forget cut rules waiting for new connections (budgets already given stay)."""
@@ -662,6 +751,8 @@ class FaultProxy:
                 if not data:
                     await queue.put(None)
                     return
+                data, flipped = conn.records[direction].feed(data)
+                self.flipped[direction] += flipped
                 at = loop.time() + self._delay
                 if self._jitter:
                     at += self._rng.uniform(0.0, self._jitter)

@@ -34,6 +34,9 @@ from tertulia.client import ClientOffline, RefusedLocally, ServerError
         ("room_exists", {"room": "club"},
          "room 'club' exists but you cannot join it (private: ask a member to invite you) "
          "[room_exists]"),
+        ("storage_full", {"retry_after": 5},
+         "the server's disk is full: nothing was stored; try again later (in 5 seconds; unsent "
+         "messages stay in the outbox) [storage_full]"),
         ("room_not_found", {"room": "genral"},
          "no room 'genral' (or it is private and you were not invited) [room_not_found]"),
         ("name_taken", {"field": "user", "reason": "confusable"},

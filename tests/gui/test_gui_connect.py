@@ -115,7 +115,7 @@ def test_known_servers_live_under_config_dir(
         first = start(tmp_path / "profile")
         log_in(qtbot, first, server, "ana", expect_trust=True)
         kept = tmp_path / "profile" / "known_servers"
-        assert server.fingerprint in kept.read_text()
+        assert server.spki in kept.read_text()  # remembered by its public key
         assert stat.S_IMODE(kept.stat().st_mode) == 0o600
         assert not default.exists()
         first.shutdown()
@@ -126,7 +126,7 @@ def test_known_servers_live_under_config_dir(
 
         other = start(tmp_path / "other-profile")
         log_in(qtbot, other, server, "ana", register=False, expect_trust=True)
-        assert server.fingerprint in (tmp_path / "other-profile" / "known_servers").read_text()
+        assert server.spki in (tmp_path / "other-profile" / "known_servers").read_text()
         assert not default.exists()
     finally:
         for ctl in apps:

@@ -142,7 +142,7 @@ async def test_refusals_and_trust_errors(tls_server: InProcessServer, env: dict[
     assert rc == 1 and "--fingerprint" in err and tls_server.fingerprint in err
     rc, _, err = await cli("send", *server, "--tofu", "--room", "r", "tofu", env=env)
     assert rc == 0 and tls_server.fingerprint in err  # what is trusted, shown like ssh does
-    assert tls_server.fingerprint in Path(env["TERTULIA_KNOWN_SERVERS"]).read_text()
+    assert tls_server.spki in Path(env["TERTULIA_KNOWN_SERVERS"]).read_text()  # its key
     rc, _, err = await cli(
         "send", *server, "--tofu", "--fingerprint", wrong, "--room", "r", env=env
     )

@@ -130,7 +130,7 @@ async def test_tofu_prints_the_fingerprint_it_trusts_and_where_it_keeps_it(
         f"certificate\n  {tls_server.fingerprint}\ntertulia: remembering it in {known}; a "
         "different certificate from this server will be refused from now on\n"
     )
-    assert tls_server.fingerprint in Path(known).read_text()
+    assert tls_server.spki in Path(known).read_text()  # remembered by its public key
     r = await run("send", *server, "--room", "r", "hola", env=env)  # known now: nothing said
     assert (r.rc, r.err) == (0, "")
     assert [m.text for m in (await stored(tls_server, "r")) or []] == ["hola"]

@@ -269,7 +269,8 @@ def test_identity_is_created_private_and_well_formed(tmp_path: Path) -> None:
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
-    assert dt.timedelta(days=9 * 365) < lifetime < dt.timedelta(days=11 * 365)
+    # 90 days, renewed with the same key 30 days before the end (public-key pins hold)
+    assert dt.timedelta(days=89) < lifetime <= dt.timedelta(days=91)
     cert_key = cert.public_key()
     assert isinstance(cert_key, ec.EllipticCurvePublicKey)
     assert cert_key.public_numbers() == key.public_key().public_numbers()
@@ -343,7 +344,11 @@ def test_operator_cert_and_key_are_used_as_given(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     identity = tls.ensure_server_identity(data_dir, cert=pki.chain, key=pki.leaf_key)
     assert identity == tls.ServerIdentity(
-        pki.chain, pki.leaf_key, tls.fingerprint(pki.leaf_der), created=False
+        pki.chain,
+        pki.leaf_key,
+        tls.fingerprint(pki.leaf_der),
+        created=False,
+        spki=tls.spki_pin(pki.leaf_der),
     )
     assert not data_dir.exists()  # nothing generated
 

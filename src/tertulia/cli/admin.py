@@ -71,6 +71,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ses.set_defaults(func=_sessions)
 
     fp = asub.add_parser("fingerprint", help="print the server certificate's SHA-256 fingerprint")
+    fp.add_argument(
+        "--pin",
+        action="store_true",
+        help="print the public-key pin instead (SPKI-SHA256:..., kept across renewals)",
+    )
     fp.set_defaults(func=_fingerprint)
 
     from tertulia.cli.admin_backup import register_backup
@@ -214,7 +219,7 @@ def _fingerprint(args: argparse.Namespace) -> int:
     if cfg.tls.cert is None and not (data_dir / "tls" / "cert.pem").exists():
         return _fail(f"no certificate in {data_dir}: start the server once to create it")
     identity = ensure_server_identity(data_dir, cert=cfg.tls.cert, key=cfg.tls.key)
-    print(identity.fingerprint)
+    print(identity.spki if getattr(args, "pin", False) else identity.fingerprint)
     return 0
 
 

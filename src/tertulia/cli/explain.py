@@ -96,6 +96,10 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "busy": lambda p, _: (
         f"the server is busy checking passwords; try again in {p.get('retry_after', 1)} s"
     ),
+    "storage_full": lambda p, _: (
+        "the server's disk is full: nothing was stored; try again later"
+        f" (in {p.get('retry_after', 'a few')} seconds; unsent messages stay in the outbox)"
+    ),
 }
 
 

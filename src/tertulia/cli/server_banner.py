@@ -76,4 +76,6 @@ def announce(server: Server) -> None:
     if server.identity is not None:
         what = "new self-signed certificate" if server.identity.created else "certificate"
         log.info("TLS %s: %s", what, server.identity.cert_path)
+        if server.identity.spki:
+            log.info("Public-key pin (kept across renewals): %s", server.identity.spki)
         log.info("Fingerprint: %s", server.identity.fingerprint)

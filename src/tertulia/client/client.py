@@ -59,6 +59,7 @@ from tertulia.client.reconnect import (
 )
 from tertulia.client.trust import PromptCallback, TrustPolicy
 from tertulia.proto import messages as m
+from tertulia.transport.private_files import open_private, private_dir
 from tertulia.transport.tcp import unreachable
 
 __all__ = [
@@ -1050,9 +1051,9 @@ def _load_cursors(path: Path) -> dict[str, int]:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Temp file in the same directory, fsync, rename: readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, tighten=False)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open_private(tmp) as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())

@@ -230,10 +230,10 @@ class Connection:
                 raise ConnectionLost("the connection has no TLS layer")
             elif prompt is not None and trust.mode == "tofu":
                 # a person may take a while to answer: keep the event loop going meanwhile
-                fingerprint = tls.peer_fingerprint(ssl_obj)
-                await asyncio.to_thread(verify_peer, trust, host, port, fingerprint, prompt=prompt)
+                der = tls.peer_certificate(ssl_obj)
+                await asyncio.to_thread(verify_peer, trust, host, port, der, prompt=prompt)
             else:
-                verify_peer(trust, host, port, tls.peer_fingerprint(ssl_obj))
+                verify_peer(trust, host, port, tls.peer_certificate(ssl_obj))
         except BaseException:
             writer.close()
             raise
@@ -430,6 +430,9 @@ class Connection:
                     break
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             reason = f"connection broken: {exc or type(exc).__name__}"
+            if tls.integrity_failure(exc) is not None:
+                reason = f"TLS integrity check failed (data altered in transit): {exc}"
+                log.warning("%s; reconnecting", reason)
         finally:
             code = self._bye.code if self._bye is not None else None
             if self._bye is not None:

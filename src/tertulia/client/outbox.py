@@ -11,7 +11,7 @@ server stores with it) and a place in line. The client takes entries in that ord
   nothing, so each message is stored exactly once however often it is resent;
 * a permanent refusal (``text_too_long``, ``not_member``...) -> :meth:`Outbox.mark_failed`:
   FAILED, kept (a GUI shows it with its error) but not resent until :meth:`Outbox.retry`;
-* a transient refusal (``rate_limited``, ``internal``) -> :meth:`Outbox.requeue`.
+* a transient refusal (``rate_limited``, ``storage_full``, ``internal``) -> :meth:`Outbox.requeue`.
 
 States, as a GUI may show them::
 
@@ -46,6 +46,7 @@ from typing import IO, Any
 
 from tertulia.client.connection import ServerError
 from tertulia.proto import messages as m
+from tertulia.transport.private_files import open_private, private_dir
 
 __all__ = [
     "PERMANENT_SEND_ERRORS",
@@ -73,7 +74,7 @@ PERMANENT_SEND_ERRORS = frozenset(
     }
 )
 #: Refusals worth another try after a pause.
-TRANSIENT_SEND_ERRORS = frozenset({"rate_limited", "internal", "not_authenticated"})
+TRANSIENT_SEND_ERRORS = frozenset({"rate_limited", "storage_full", "internal", "not_authenticated"})
 
 
 def new_msg_id() -> str:
@@ -416,9 +417,9 @@ class Outbox:
         """Rewrite the journal with only the live entries: temp file, fsync, rename, fsync dir."""
         assert self.path is not None
         self.close()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, tighten=False)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open_private(tmp) as f:
             for entry in self:
                 f.write(json.dumps(entry._record(), ensure_ascii=False) + "\n")
                 if entry.state is EntryState.FAILED and entry.error is not None:
@@ -435,7 +436,7 @@ class Outbox:
         os.replace(tmp, self.path)
         _fsync_dir(self.path.parent)
         self._dead = 0
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the outbox
+        self._file = open_private(self.path, "a")  # lives with the outbox
 
 
 def _fsync_dir(directory: Path) -> None:

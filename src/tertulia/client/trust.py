@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Literal
 
 from tertulia.transport import tls
+from tertulia.transport.private_files import open_private, private_dir
 
 __all__ = [
     "KNOWN_SERVERS_ENV",
@@ -166,8 +167,9 @@ def default_known_servers_path(env: Mapping[str, str] | None = None) -> Path:
 class TrustPolicy:
     """How to authenticate the server: at most one of ``fingerprint``, ``cafile``, ``tofu``.
 
-    With none of them the system CAs are used. ``fingerprint`` is canonicalized on
-    construction (any form :func:`tertulia.transport.tls.parse_fingerprint` accepts), so a
+    With none of them the system CAs are used. ``fingerprint`` is a certificate fingerprint
+    (``SHA256:...``) or a public-key pin (``SPKI-SHA256:...``, kept across certificate renewals),
+    canonicalized on construction (:func:`tertulia.transport.tls.parse_pin`), so a
     malformed one fails here, at argument-parsing time, not after connecting. ``min_version``
     is the lowest TLS version the client accepts ("1.3" unless the server opted into 1.2).
     """
@@ -199,7 +201,7 @@ class TrustPolicy:
             )
         if self.fingerprint is not None:
             try:
-                canonical = tls.parse_fingerprint(self.fingerprint)
+                canonical = tls.parse_pin(self.fingerprint)
             except ValueError as exc:
                 raise TrustPolicyError(str(exc)) from None
             object.__setattr__(self, "fingerprint", canonical)
@@ -256,24 +258,36 @@ def verify_peer(
 ) -> None:
     """Decide, right after the handshake, whether this server may be talked to; raise if not.
 
-    ``der_or_fp`` is the peer certificate (DER, ``getpeercert(binary_form=True)``) or its
-    fingerprint. Fingerprint mode: it must equal the pinned one, else
-    :class:`CertificateMismatchError`. TOFU: an unknown ``host:port`` is remembered if
-    ``prompt(fp, host, port)`` returns true (or unconditionally when ``prompt`` is None: the CLI
-    ``--tofu`` flag *is* the user's consent), :class:`CertificateRejectedError` if it returns
-    false; a known one must match, else :class:`CertificateChangedError`. CA and system modes:
-    OpenSSL has already verified chain and hostname, nothing more to do.
+    ``der_or_fp`` is the peer certificate (DER, ``getpeercert(binary_form=True)``: then both
+    its fingerprint and its public-key pin are known) or only its fingerprint. A pin matches
+    when it is either: a certificate fingerprint (pins made before public-key pinning, and what
+    operators publish) or an ``SPKI-SHA256:`` pin, which still matches after the server renewed
+    its certificate with the same key. Fingerprint mode: the pin must match, else
+    :class:`CertificateMismatchError`. TOFU: an unknown ``host:port`` is remembered -- by its
+    public-key pin -- if ``prompt(fp, host, port)`` returns true (or unconditionally when
+    ``prompt`` is None: the CLI ``--tofu`` flag *is* the user's consent),
+    :class:`CertificateRejectedError` if it returns false; a known one must match, else
+    :class:`CertificateChangedError`; a known certificate fingerprint that matches is upgraded
+    to the public-key pin in place (the migration path: the next renewal keeps working). CA
+    and system modes: OpenSSL has already verified chain and hostname, nothing more to do.
     """
+    spki: str | None = None
     if isinstance(der_or_fp, bytes | bytearray | memoryview):
         received = tls.fingerprint(bytes(der_or_fp))
+        if policy.pinned:
+            try:
+                spki = tls.spki_pin(bytes(der_or_fp))
+            except ValueError:  # not a certificate we can parse: only its fingerprint counts
+                spki = None
     else:
         try:
             received = tls.parse_fingerprint(der_or_fp)
         except ValueError as exc:
             raise TrustPolicyError(str(exc)) from None
+    matches = {received} if spki is None else {received, spki}
     mode = policy.mode
     if mode == "fingerprint":
-        if received != policy.fingerprint:
+        if policy.fingerprint not in matches:
             raise CertificateMismatchError(host, port, policy.fingerprint or "", received)
         return
     if mode != "tofu":
@@ -283,9 +297,11 @@ def verify_peer(
     if expected is None:
         if prompt is not None and not prompt(received, host, port):
             raise CertificateRejectedError(host, port, received)
-        known.remember(host, port, received)
-    elif expected != received:
+        known.remember(host, port, spki or received)
+    elif expected not in matches:
         raise CertificateChangedError(host, port, expected, received, known.path)
+    elif spki is not None and expected != spki:
+        known.remember(host, port, spki)
 
 
 def explain_verify_failure(
@@ -394,7 +410,7 @@ class KnownServers:
                     problem = f"{key!r} is not host:port"
                 else:
                     try:
-                        fp = tls.parse_fingerprint(fp)
+                        fp = tls.parse_pin(fp)
                     except ValueError as exc:
                         problem = str(exc)
             if problem is not None:
@@ -419,7 +435,7 @@ class KnownServers:
     def remember(self, host: str, port: int, fp: str) -> None:
         """Record (or replace) the fingerprint of ``host:port``; comments are preserved."""
         key = server_key(host, port)
-        entry = f"{key} {tls.parse_fingerprint(fp)}"
+        entry = f"{key} {tls.parse_pin(fp)}"
         lines = self._lines()
         matching = [i for i, k, _ in self._parse(lines) if k == key]
         if matching:
@@ -444,13 +460,12 @@ class KnownServers:
     def _write(self, lines: list[str]) -> None:
         """Atomic replace: a temp file created 0600 in the same directory, then os.replace, so
         a crash or a concurrent reader never sees a truncated file."""
-        data = ("\n".join(lines) + "\n").encode("utf-8")
+        data = "\n".join(lines) + "\n"
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            private_dir(self.path.parent, tighten=False)
             try:
-                with os.fdopen(fd, "wb") as fh:
+                with open_private(tmp, exclusive=True) as fh:
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())

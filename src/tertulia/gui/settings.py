@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from tertulia.client.trust import KNOWN_SERVERS_ENV
+from tertulia.transport.private_files import private_dir
 
 __all__ = ["Keyring", "Settings", "default_config_dir"]
 
@@ -41,7 +42,8 @@ class Settings:
         #: given with ``--config-dir`` (then everything lives there, known_servers included)
         self.explicit_dir = config_dir is not None
         self.config_dir = Path(config_dir) if config_dir is not None else default_config_dir()
-        self.config_dir.mkdir(parents=True, exist_ok=True)
+        # 0700: gui.ini names servers and users, outbox/ holds unsent messages
+        private_dir(self.config_dir)
         self._qs = QSettings(str(self.config_dir / "gui.ini"), QSettings.Format.IniFormat)
 
     def _get(self, key: str, default: Any, kind: type) -> Any:
@@ -149,7 +151,9 @@ class Settings:
     # files
     def outbox_path(self, host: str, port: int, user: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{user}@{host}_{port}")
-        return self.config_dir / "outbox" / f"{safe}.jsonl"
+        folder = self.config_dir / "outbox"
+        private_dir(folder)  # message texts: 0700, also if an older version made it 0755
+        return folder / f"{safe}.jsonl"
 
     def events_path(self, host: str, port: int, user: str) -> Path:
         """The timeline's local event lines of this account (see :mod:`.eventlog`)."""

@@ -60,6 +60,8 @@ class ErrorCode(StrEnum):
     SLOW_CONSUMER = "slow_consumer"
     TIMEOUT = "timeout"
     SHUTTING_DOWN = "shutting_down"
+    #: the server's disk is full: nothing was stored; retry after ``params.retry_after``
+    STORAGE_FULL = "storage_full"
     INTERNAL = "internal"
 
 

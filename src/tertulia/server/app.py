@@ -34,12 +34,15 @@ from tertulia.server.session import Session
 from tertulia.server.startup import (
     StartupError,
     corrupt_database,
+    disk_full,
+    disk_is_full,
     is_corruption,
     listen_error,
+    warn_if_disk_full,
 )
 from tertulia.server.status import Action, start_status_socket
 from tertulia.server.storage.base import Storage, StorageError
-from tertulia.server.storage.sqlite import SqliteStorage
+from tertulia.server.storage.sqlite import SqliteStorage, is_disk_full
 from tertulia.transport.tls import (
     ServerIdentity,
     TLSIdentityError,
@@ -48,6 +51,9 @@ from tertulia.transport.tls import (
 )
 
 __all__ = ["Server", "open_bus", "open_storage"]
+
+#: seconds between two checks of the self-signed certificate's remaining validity
+_RENEW_CHECK = 12 * 3600.0
 
 log = logging.getLogger("tertulia.server")
 
@@ -81,14 +87,29 @@ def open_storage(config: ServerConfig) -> Storage:
     path = Path(config.data_dir) / "tertulia.db"
     try:
         backup_before_migration(path, config.store.backups_keep)
-    except sqlite3.OperationalError as exc:  # unreadable, locked: not a damaged file
+    except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc) or disk_is_full(path.parent):
+            raise disk_full(
+                path,
+                "cannot read (or back up before a pending schema migration) the database",
+            ) from None
+        if isinstance(exc, OSError):
+            raise StartupError(
+                f"cannot back up the database {path} before the pending schema migration"
+                f" ({exc.strerror or exc}): check that the user the server runs as can write"
+                f" {path.parent / 'backups'}"
+            ) from None
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise corrupt_database(path, exc) from None
+        # unreadable, locked: not a damaged file
         raise StartupError(
             f"cannot open the database {path} ({exc}): check that the user the server runs"
             " as can read and write it"
         ) from None
-    except sqlite3.DatabaseError as exc:
-        raise corrupt_database(path, exc) from None
     return SqliteStorage(path, synchronous=config.sqlite_synchronous)
+
+
+# unreadable, locked: not a damaged file
 
 
 def open_bus(config: ServerConfig) -> Bus:
@@ -129,6 +150,9 @@ class Server:
         self.guard = Guard(config.limits)
         #: connections closed by the server, by the code it gave (operators, tests)
         self.closes: collections.Counter[str] = collections.Counter()
+        #: connections ended by a TLS record that failed its integrity check: "here" (we
+        #: detected it) or "by_peer" (the client's bad_record_mac alert)
+        self.tls_integrity_failures: collections.Counter[str] = collections.Counter()
         self._ssl: ssl.SSLContext | None = None
         self._listener: Listener | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -210,12 +234,16 @@ class Server:
             if cfg.store.url:
                 raise
             db = data_dir / "tertulia.db"
+            if is_disk_full(exc) or disk_is_full(data_dir):
+                raise disk_full(db, "cannot open the database") from None
             if is_corruption(exc):
                 raise corrupt_database(db, exc) from None
             raise StartupError(
                 f"cannot open the database {db} ({exc}): check that the user the server runs"
                 " as can read and write it"
             ) from None
+        if not cfg.store.url:
+            warn_if_disk_full(data_dir)
         await self.bus.start(self.hub.on_peer_event, self.hub.resync)
         self._listener.start()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
@@ -319,6 +347,16 @@ class Server:
             "reload-tls": reload_tls,
         }
 
+    def _renew_tls(self) -> None:
+        """Twice a day: renew the self-signed certificate if it is within 30 days of its end
+        (same key, so public-key pins hold) and serve the new one to new connections."""
+        if self.config.tls.insecure_no_tls or self.config.tls.cert is not None:
+            return  # an operator's certificate is renewed by the operator (then SIGHUP)
+        try:
+            self.reload_tls()
+        except (TLSIdentityError, OSError) as exc:
+            log.error("cannot renew the TLS certificate, keeping the current one: %s", exc)
+
     def reload_tls(self) -> str | None:
         """Load the certificate and key again (SIGHUP) and use them for new connections.
 
@@ -364,9 +402,13 @@ class Server:
                 self._tasks.discard(task)
 
     async def _tick_loop(self) -> None:
+        renew_at = time.monotonic() + _RENEW_CHECK
         while True:
             await asyncio.sleep(1.0)
             now = time.monotonic()
+            if now >= renew_at:
+                renew_at = now + _RENEW_CHECK
+                self._renew_tls()
             for session in tuple(self.sessions):
                 try:
                     session.tick(now)

@@ -19,12 +19,14 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import pwd
 import time
 from pathlib import Path
 
 from tertulia.server.startup import StartupError
+from tertulia.transport.private_files import DIR_MODE, private_dir
 
 __all__ = [
     "LOCK_NAME",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 LOCK_NAME = "tertulia.lock"
+
+log = logging.getLogger("tertulia.server.datadir")
 
 
 class DataDirError(StartupError):
@@ -58,9 +62,14 @@ def _not_writable(path: Path, why: str) -> DataDirError:
 
 
 def prepare_data_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed and check that it is a writable directory."""
+    """Create ``path`` if needed, make it 0700 and check that it is a writable directory.
+
+    It holds the database (every message), the TLS key and the admin socket: a directory that
+    already exists with a wider mode (``mkdir data`` under umask 022 gives 0755) is tightened,
+    and the change logged once, as PostgreSQL and Prosody insist on a private data directory.
+    """
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(path, tighten=False)  # tightened below, once it is known to be usable
     except FileExistsError:
         raise DataDirError(
             f"the data directory {path} exists but is not a directory:"
@@ -82,9 +91,23 @@ def prepare_data_dir(path: Path) -> Path:
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise _not_writable(path, exc.strerror or str(exc)) from None
-    os.close(fd)
-    probe.unlink(missing_ok=True)
+        if exc.errno != errno.ENOSPC:  # ENOSPC: writable, but full (the start says so)
+            raise _not_writable(path, exc.strerror or str(exc)) from None
+    else:
+        os.close(fd)
+        probe.unlink(missing_ok=True)
+    try:
+        old_mode = private_dir(path)
+    except OSError as exc:  # e.g. writable through its group but owned by someone else
+        log.warning("cannot make the data directory %s private (0700): %s", path, exc.strerror)
+        return path
+    if old_mode is not None:
+        log.warning(
+            "the data directory %s had mode %04o (others could read it): changed it to %04o",
+            path,
+            old_mode,
+            old_mode & DIR_MODE,
+        )
     return path
 
 
@@ -168,17 +191,25 @@ class DataDirLock:
                 raise DataDirError(f"cannot lock {self.path}: {exc.strerror}") from None
             raise _in_use(self.path.parent, _read_info(self.path), self.what) from None
         info = {"pid": os.getpid(), "started": time.time(), "what": self.what, **details}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
         self._fd = fd
+        self._write(info)
+
+    def _write(self, info: dict[str, object]) -> None:
+        """Record who holds the lock; on a full disk the lock itself is enough."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, (json.dumps(info) + "\n").encode(), 0)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            log.warning("disk full: cannot write who holds %s (the lock is held)", self.path)
 
     def update(self, **details: object) -> None:
         """Add facts to the lock file (the addresses once the server listens)."""
         if self._fd is None:
             return
-        info = {**_read_info(self.path), **details}
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, (json.dumps(info) + "\n").encode(), 0)
+        self._write({**_read_info(self.path), **details})
 
     def release(self) -> None:
         """Give the lock up (the file stays: removing it would race with the next holder)."""

@@ -43,7 +43,15 @@ from tertulia.server.errors import CommandError
 from tertulia.server.metrics import Histogram
 from tertulia.server.moderation_events import apply_moderation
 from tertulia.server.names import dm_peer
-from tertulia.server.storage.base import NewMessage, Role, Storage, StorageError, StoredMessage
+from tertulia.server.storage.base import (
+    NewMessage,
+    Role,
+    Storage,
+    StorageError,
+    StorageFullError,
+    StoredMessage,
+)
+from tertulia.server.storage_full import StorageFull
 
 if TYPE_CHECKING:
     from tertulia.server.session import Session
@@ -135,6 +143,8 @@ class Hub:
         self.stats_deliveries = 0
         #: seconds from handing a message to storage to its commit (``/metrics``)
         self.append_latency = Histogram()
+        #: writes refused for a full disk: counts, the bounded log line, the error to answer
+        self.storage_full = StorageFull()
         self.bus.presence.bind(self._local_presence, self._remote_presence_changed)
 
     # ------------------------------------------------------------------ rooms
@@ -446,6 +456,10 @@ class Hub:
             session.write_error(request_id, ErrorCode.INTERNAL, "message could not be stored")
             return
         exc = fut.exception()
+        if isinstance(exc, StorageFullError):
+            err = self.storage_full.refuse("send", exc)
+            session.write_error(request_id, err.code, err.message, **err.params)
+            return
         if exc is not None:
             if not isinstance(exc, StorageError):
                 log.error("append failed unexpectedly", exc_info=exc)
@@ -454,6 +468,8 @@ class Hub:
             session.write_error(request_id, ErrorCode.INTERNAL, "message could not be stored")
             return
         stored = fut.result()
+        if self.storage_full.active:
+            self.storage_full.write_succeeded()
         self.append_latency.observe(asyncio.get_running_loop().time() - started)
         if stored.duplicate and stored.room != new.room:
             session.write_error(

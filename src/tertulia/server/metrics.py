@@ -161,7 +161,29 @@ def render_metrics(server: Server) -> str:
     )
     for code, n in sorted(closes.items()):
         out.sample("tertulia_connections_closed_total", n, code=code)
+    out.head(
+        "tertulia_tls_integrity_failures_total",
+        "counter",
+        "Connections ended by a TLS record that failed its integrity check (bad record MAC):"
+        " detected here, or reported by the peer.",
+    )
+    integrity: dict[str, int] = dict(getattr(server, "tls_integrity_failures", {}))
+    for where in ("here", "by_peer"):
+        out.sample("tertulia_tls_integrity_failures_total", integrity.get(where, 0), detected=where)
     _storage_metrics(out, server.storage)
+    full = hub.storage_full
+    out.metric(
+        "tertulia_storage_full_refusals_total",
+        "counter",
+        "Requests answered storage_full: the store refused the write for lack of disk space.",
+        full.refused,
+    )
+    out.metric(
+        "tertulia_storage_full",
+        "gauge",
+        "1 while the last write failed because the disk was full (alert on it).",
+        int(full.active),
+    )
     _bus_metrics(out, server.bus)
     rss = _rss_bytes()
     if rss is not None:

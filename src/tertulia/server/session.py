@@ -35,6 +35,8 @@ from tertulia.proto import messages as m
 from tertulia.server.audit import log_disconnect
 from tertulia.server.errors import CommandError
 from tertulia.server.limits import retry_after
+from tertulia.server.storage.base import StorageFullError
+from tertulia.transport.tls import integrity_failure
 
 if TYPE_CHECKING:
     from tertulia.server.app import Server
@@ -192,8 +194,7 @@ class Session:
                 try:
                     data = await self.reader.read(_READ_SIZE)
                 except (ConnectionError, OSError) as exc:
-                    log.debug("%s read error: %s", self.peer, exc)
-                    self.close_reason = self.close_reason or f"connection lost: {exc}"
+                    self._read_failed(exc)
                     break
                 if not data:
                     self.close_reason = self.close_reason or "closed by the client"
@@ -212,6 +213,23 @@ class Session:
                         await self._dispatch(event)
         finally:
             await self._release()
+
+    def _read_failed(self, exc: BaseException) -> None:
+        """The connection broke while reading; an altered TLS record is worth a WARNING."""
+        where = integrity_failure(exc)
+        if where is None:
+            log.debug("%s read error: %s", self.peer, exc)
+            self.close_reason = self.close_reason or f"connection lost: {exc}"
+            return
+        self.server.tls_integrity_failures[where] += 1
+        what = "a TLS record from" if where == "here" else "TLS: the peer says a record to"
+        log.warning(
+            "%s %s failed its integrity check (bad record MAC: altered in transit);"
+            " connection closed, nothing of it was used",
+            what,
+            self.peer,
+        )
+        self.close_reason = self.close_reason or "TLS integrity failure (bad record MAC)"
 
     def _admit(self, event: Any) -> bool:
         """Take a request token for ``event``; False (after saying so) if there is none.
@@ -275,6 +293,9 @@ class Session:
                     self.close(ErrorCode.RATE_LIMITED, "too many requests after slow-down")
                 return
             self.write_error(request_id, exc.code, exc.message, **exc.params)
+        except StorageFullError as exc:  # login, register, create_room...: nothing was written
+            err = self.hub.storage_full.refuse(type(msg).__name__.lower(), exc)
+            self.write_error(request_id, err.code, err.message, **err.params)
         except (ConnectionError, OSError) as exc:
             log.debug("%r: connection lost while handling a request: %s", self, exc)
             self.close_reason = self.close_reason or f"connection lost: {exc}"

@@ -7,11 +7,27 @@ can fix by editing a setting or a file should end in a traceback.
 from __future__ import annotations
 
 import errno
+import logging
+import os
+import shutil
 import socket
 import sqlite3
 from pathlib import Path
 
-__all__ = ["StartupError", "corrupt_database", "listen_error"]
+__all__ = [
+    "LOW_DISK_BYTES",
+    "StartupError",
+    "corrupt_database",
+    "disk_full",
+    "disk_is_full",
+    "listen_error",
+    "warn_if_disk_full",
+]
+
+log = logging.getLogger("tertulia.server.start")
+
+#: below this much free space next to the database, the start says writes will fail
+LOW_DISK_BYTES = 1 << 20
 
 
 class StartupError(Exception):
@@ -75,3 +91,47 @@ def is_corruption(exc: BaseException) -> bool:
         return True
     text = str(cause)
     return "not a database" in text or "malformed" in text
+
+
+def _free_bytes(path: Path) -> int | None:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def disk_is_full(directory: Path) -> bool:
+    """No block (for an unprivileged writer) or no inode left on ``directory``'s file system?
+
+    SQLite then fails with "unable to open database file" (it cannot create ``-shm``) rather
+    than "disk is full", so the start looks at the file system before blaming permissions.
+    """
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < LOW_DISK_BYTES or (st.f_files > 0 and st.f_favail == 0)
+
+
+def disk_full(path: Path, what: str) -> StartupError:
+    """The disk holding ``path`` is full and the start needs to write: one line, and the fix."""
+    free = _free_bytes(path.parent)
+    left = f" ({free} bytes free)" if free is not None else ""
+    return StartupError(
+        f"{what} {path}: the disk holding {path.parent} is full{left}: free some space there"
+        " (old backups in its 'backups' folder, logs...) and start the server again"
+    )
+
+
+def warn_if_disk_full(data_dir: Path) -> None:
+    """Start anyway on a (nearly) full disk, but say once what that means: reads work, while
+    sends, logins and registrations answer ``storage_full`` until space is freed."""
+    free = _free_bytes(data_dir)
+    if free is not None and free < LOW_DISK_BYTES:
+        log.warning(
+            "the disk holding %s is full (%d bytes free): starting read-only in effect --"
+            " history and sync are served, sends, logins and registrations answer"
+            " storage_full until space is freed",
+            data_dir,
+            free,
+        )

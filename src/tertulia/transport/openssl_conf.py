@@ -17,6 +17,8 @@ import os
 import re
 from pathlib import Path
 
+from tertulia.transport.private_files import open_private, restrict_file
+
 __all__ = ["CONF_NAME", "openssl_config", "write_openssl_config"]
 
 CONF_NAME = "openssl.cnf"
@@ -38,15 +40,21 @@ def openssl_config(groups: str) -> str:
 
 
 def write_openssl_config(directory: Path, groups: str) -> Path:
-    """Write (or rewrite, if it changed) ``directory/openssl.cnf``; return its path."""
+    """Write (or rewrite, if it changed) ``directory/openssl.cnf`` (mode 0600); return its path.
+
+    It holds no secret, but it decides the TLS policy of the server: nobody else may change
+    it, and the data directory's files are all owner-only (0600 whatever the umask).
+    """
     path = Path(directory) / CONF_NAME
     text = openssl_config(groups)
     try:
         if path.read_text(encoding="utf-8") == text:
+            restrict_file(path)
             return path
     except OSError:
         pass
     tmp = path.with_name(f".{CONF_NAME}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with open_private(tmp) as fh:
+        fh.write(text)
     os.replace(tmp, path)
     return path

@@ -43,25 +43,34 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tertulia.transport.private_files import private_dir
+
 __all__ = [
     "FINGERPRINT_PREFIX",
+    "SPKI_PREFIX",
     "TLS_VERSIONS",
     "ServerIdentity",
     "TLSIdentityError",
     "client_context",
     "ensure_server_identity",
     "fingerprint",
+    "integrity_failure",
     "load_cert_fingerprint",
     "parse_fingerprint",
+    "parse_pin",
+    "peer_certificate",
     "peer_fingerprint",
     "probe_fingerprint",
     "server_context",
+    "spki_pin",
 ]
 
 log = logging.getLogger(__name__)
 
 #: the prefix of every canonical fingerprint
 FINGERPRINT_PREFIX = "SHA256:"
+#: the prefix of a public-key pin: SHA-256 of the certificate's SubjectPublicKeyInfo
+SPKI_PREFIX = "SPKI-SHA256:"
 #: accepted values of ``min_version``
 TLS_VERSIONS = ("1.2", "1.3")
 
@@ -70,7 +79,10 @@ _VERSION_MAP = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 # already and are not affected by set_ciphers): forward secrecy and AEAD, nothing else.
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!DSS"
 _SHA256_HEX_LEN = 64
-_SELF_SIGNED_DAYS = 3650
+#: a self-signed leaf lives 90 days (what public CAs issue, and what sslyze's "modern" check
+#: wants) and is renewed with the same key 30 days before it expires, so SPKI pins hold
+_SELF_SIGNED_DAYS = 90
+_RENEW_BEFORE = dt.timedelta(days=30)
 _TLS_SUBDIR = "tls"
 _KEY_NAME = "key.pem"
 _CERT_NAME = "cert.pem"
@@ -140,12 +152,45 @@ def parse_fingerprint(text: str) -> str:
     return FINGERPRINT_PREFIX + ":".join(body[i : i + 2] for i in range(0, len(body), 2))
 
 
+def spki_pin(der_cert: bytes) -> str:
+    """Public-key pin of a DER certificate: ``SPKI-SHA256:`` and the SHA-256 of its
+    SubjectPublicKeyInfo, colon-separated hex (the hash HPKP and ``curl --pinnedpubkey`` use).
+
+    It names the key, not the certificate: a certificate renewed with the same key keeps it.
+    """
+    cert = x509.load_der_x509_certificate(der_cert)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return SPKI_PREFIX + fingerprint(spki)[len(FINGERPRINT_PREFIX) :]
+
+
+def parse_pin(text: str) -> str:
+    """Canonicalize a pin: a certificate fingerprint (any form :func:`parse_fingerprint`
+    takes) or a public-key pin ``SPKI-SHA256:AB:CD:...`` (case and separators as for
+    fingerprints); raise :class:`ValueError` with what was expected."""
+    raw = text.strip()
+    if raw.upper().startswith(SPKI_PREFIX):
+        body = parse_fingerprint(raw[len(SPKI_PREFIX) :])
+        return SPKI_PREFIX + body[len(FINGERPRINT_PREFIX) :]
+    return parse_fingerprint(raw)
+
+
 def load_cert_fingerprint(cert_path: Path) -> str:
     """Fingerprint of the first (leaf) certificate in a PEM file.
 
     The leaf is what the server presents and what clients pin; any chain after it is ignored.
     """
     return fingerprint(_load_leaf(cert_path).public_bytes(serialization.Encoding.DER))
+
+
+def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> bytes:
+    """The DER certificate the peer presented in this (completed) handshake (see
+    :func:`peer_fingerprint`); pinning needs it whole, for the public-key pin."""
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        raise ValueError("the peer presented no certificate (is the TLS handshake complete?)")
+    return der
 
 
 def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:
@@ -160,6 +205,39 @@ def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> str:
     return fingerprint(der)
 
 
+# --------------------------------------------------------------------------- integrity
+
+#: OpenSSL's reasons for a record whose authentication tag (AEAD) or MAC did not verify, and
+#: for the alert a peer sends when one of ours did not
+_INTEGRITY_REASONS = {
+    "DECRYPTION_FAILED_OR_BAD_RECORD_MAC": "here",
+    "BAD_RECORD_MAC": "here",
+    "DECRYPTION_FAILED": "here",
+    "SSLV3_ALERT_BAD_RECORD_MAC": "by_peer",
+    "TLSV1_ALERT_DECRYPTION_FAILED": "by_peer",
+}
+
+
+def integrity_failure(exc: BaseException) -> str | None:
+    """Did ``exc`` end a connection because a TLS record was altered in transit?
+
+    ``"here"``: a record received failed its integrity check (TLS 1.3's AEAD tag, "bad record
+    MAC"), so the bytes were changed between the peer and us; ``"by_peer"``: the peer said so of
+    a record we sent (its ``bad_record_mac`` alert). None for anything else. TLS never hands
+    altered data to the application: the connection ends, and the client reconnects and
+    resends (docs/security.md, "Integrity").
+    """
+    if not isinstance(exc, ssl.SSLError):
+        return None
+    reason = exc.reason or ""
+    if reason in _INTEGRITY_REASONS:
+        return _INTEGRITY_REASONS[reason]
+    text = str(exc).lower()
+    if "bad record mac" in text or "bad_record_mac" in text:
+        return "by_peer" if "alert" in text else "here"
+    return None
+
+
 # --------------------------------------------------------------------------- server identity
 
 
@@ -168,13 +246,17 @@ class ServerIdentity:
     """Where the server's certificate and key live, and the certificate's fingerprint.
 
     ``created`` is true only on the run that generated a new self-signed certificate, so the
-    server can announce that clients must learn a new fingerprint.
+    server can announce that clients must learn a new fingerprint; ``renewed`` when this call
+    replaced an expiring self-signed certificate with one for the same key (``spki``, the
+    public-key pin, is then unchanged while ``fingerprint`` is new).
     """
 
     cert_path: Path
     key_path: Path
     fingerprint: str
     created: bool
+    spki: str = ""
+    renewed: bool = False
 
 
 def ensure_server_identity(
@@ -203,7 +285,8 @@ def ensure_server_identity(
     if cert is not None and key is not None:
         cert, key = Path(cert), Path(key)
         _check_pair(cert, key)
-        return ServerIdentity(cert, key, load_cert_fingerprint(cert), created=False)
+        der = _load_leaf(cert).public_bytes(serialization.Encoding.DER)
+        return ServerIdentity(cert, key, fingerprint(der), created=False, spki=spki_pin(der))
 
     data_dir = Path(data_dir)
     tls_dir = data_dir / _TLS_SUBDIR
@@ -211,7 +294,25 @@ def ensure_server_identity(
     if cert_path.exists() and key_path.exists():
         _warn_if_key_exposed(key_path)
         _check_pair(cert_path, key_path)
-        return ServerIdentity(cert_path, key_path, load_cert_fingerprint(cert_path), False)
+        leaf = _load_leaf(cert_path)
+        renewed = False
+        if _expiring(leaf):
+            leaf = _self_signed_cert(_load_private_key(key_path), _sans_of(leaf))
+            _write_atomically(cert_path, leaf.public_bytes(serialization.Encoding.PEM), mode=0o644)
+            renewed = True
+        der = leaf.public_bytes(serialization.Encoding.DER)
+        if renewed:
+            log.warning(
+                "renewed the self-signed TLS certificate %s with the same key, valid until %s:"
+                " new fingerprint %s, public-key pin unchanged (%s)",
+                cert_path,
+                leaf.not_valid_after_utc.date(),
+                fingerprint(der),
+                spki_pin(der),
+            )
+        return ServerIdentity(
+            cert_path, key_path, fingerprint(der), False, spki=spki_pin(der), renewed=renewed
+        )
     if cert_path.exists():
         raise TLSIdentityError(
             f"{cert_path} exists but its private key {key_path} is missing. The certificate is "
@@ -221,7 +322,7 @@ def ensure_server_identity(
         )
 
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tls_dir.mkdir(mode=0o700, exist_ok=True)
+    private_dir(tls_dir)
     if key_path.exists():
         # A previous run died between writing the key and the certificate: the certificate
         # was never served, so finishing the job with the existing key loses nothing.
@@ -237,18 +338,39 @@ def ensure_server_identity(
         _write_atomically(key_path, key_pem, mode=0o600)
     cert_obj = _self_signed_cert(private_key, hostnames)
     _write_atomically(cert_path, cert_obj.public_bytes(serialization.Encoding.PEM), mode=0o644)
-    fp = fingerprint(cert_obj.public_bytes(serialization.Encoding.DER))
+    der = cert_obj.public_bytes(serialization.Encoding.DER)
+    fp = fingerprint(der)
     log.info("created a self-signed TLS certificate %s (%s)", cert_path, fp)
-    return ServerIdentity(cert_path, key_path, fp, created=True)
+    return ServerIdentity(cert_path, key_path, fp, created=True, spki=spki_pin(der))
+
+
+def _expiring(leaf: x509.Certificate, now: dt.datetime | None = None) -> bool:
+    """A self-signed certificate of ours within :data:`_RENEW_BEFORE` of its end?"""
+    if leaf.issuer != leaf.subject:
+        return False  # someone put a CA-issued certificate into tls/: theirs to renew
+    now = now or dt.datetime.now(dt.UTC)
+    return leaf.not_valid_after_utc - now < _RENEW_BEFORE
+
+
+def _sans_of(leaf: x509.Certificate) -> list[str]:
+    """The names of an old certificate, so that its renewal names the same hosts."""
+    try:
+        ext = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    names = [str(n) for n in ext.get_values_for_type(x509.DNSName)]
+    names += [str(ip) for ip in ext.get_values_for_type(x509.IPAddress)]
+    return names
 
 
 def _self_signed_cert(
     private_key: ec.EllipticCurvePrivateKey, hostnames: Sequence[str]
 ) -> x509.Certificate:
-    """A 10-year self-signed leaf for ``localhost``, this machine, loopback IPs and ``hostnames``.
+    """A 90-day self-signed leaf for ``localhost``, this machine, loopback IPs and ``hostnames``.
 
-    Long validity because clients pin the fingerprint, not a CA chain: an expiring certificate
-    would force every user to re-verify for no security gain.
+    Short-lived like a public CA's, and renewed automatically with the same key (see
+    :func:`ensure_server_identity`): clients pin the public key (:func:`spki_pin`), which a
+    renewal keeps, so nobody has to re-verify anything.
     """
     dns: list[str] = []
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from tertulia.server.storage.sqlite import load_migrations
+from tertulia.transport.private_files import private_dir
 
 __all__ = ["backup_before_migration", "backup_sqlite", "prune_backups"]
 
@@ -30,7 +31,7 @@ def backup_sqlite(source: Path, dest: Path) -> Path:
     """Copy the database ``source`` to ``dest`` (a new file, mode 0600) while it may be in use."""
     if dest.exists():
         raise FileExistsError(f"{dest} exists: choose another name")
-    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(dest.parent)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)

@@ -39,6 +39,7 @@ __all__ = [
     "RoomRecord",
     "Storage",
     "StorageError",
+    "StorageFullError",
     "StoredMessage",
     "UnknownRoomError",
     "UserRecord",
@@ -50,6 +51,15 @@ Role = Literal["owner", "moderator", "member"]
 
 class StorageError(Exception):
     """Base class of storage errors the domain code is expected to handle."""
+
+
+class StorageFullError(StorageError):
+    """The store's disk (or the database's quota) is full: nothing of the write was kept.
+
+    Writes fail while it lasts and succeed again once space is freed; reads keep working. The
+    server answers ``storage_full`` (with ``retry_after``), so clients keep what they sent and
+    try again, instead of the generic ``internal`` that says nothing about what to do.
+    """
 
 
 class NameTakenError(StorageError):

@@ -55,6 +55,7 @@ from tertulia.server.storage.base import (
     RoomRecord,
     Storage,
     StorageError,
+    StorageFullError,
     StoredMessage,
     UserRecord,
     Visibility,
@@ -93,10 +94,12 @@ class _Job:
 
 
 def _caller_error(exc: Exception) -> Exception:
-    """What a job's caller receives: domain errors as they are, database errors as StorageError."""
+    """What a job's caller receives: domain errors as they are, database errors as StorageError
+    (``StorageFullError`` for SQLSTATE 53100, disk full)."""
     if isinstance(exc, StorageError | ValueError):
         return exc
-    err = StorageError(f"database error: {exc}")
+    kind = StorageFullError if isinstance(exc, asyncpg.DiskFullError) else StorageError
+    err = kind(f"database error: {exc}")
     err.__cause__ = exc
     return err
 
@@ -333,7 +336,7 @@ class PostgresStorage(Storage):
                 if self._writer_conn is not None and not self._writer_conn.is_closed():
                     with contextlib.suppress(Exception):
                         await self._writer_conn.reset()
-                err = exc if isinstance(exc, StorageError) else StorageError(f"write failed: {exc}")
+                err = exc if isinstance(exc, StorageError) else _caller_error(exc)
                 self._settle((job, None, err) for job in batch)
                 return
             break

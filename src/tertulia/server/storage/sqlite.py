@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import importlib.resources
 import logging
 import os
@@ -57,6 +58,7 @@ from tertulia.server.storage.base import (
     RoomRecord,
     Storage,
     StorageError,
+    StorageFullError,
     StoredMessage,
     UnknownRoomError,
     UserRecord,
@@ -68,6 +70,7 @@ __all__ = [
     "SqliteStorage",
     "StorageStats",
     "apply_migrations",
+    "is_disk_full",
     "load_migrations",
     "split_statements",
 ]
@@ -251,8 +254,26 @@ def _settle_jobs(outcomes: Iterable[tuple[_Job, Any, BaseException | None]]) -> 
         _settle(loop, items)
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Is ``exc`` SQLite (or the OS) saying that the disk is full?
+
+    SQLite reports ``ENOSPC`` on a write as ``SQLITE_FULL`` ("database or disk is full"); an
+    ``OSError`` with ``ENOSPC`` comes from our own file operations around it.
+    """
+    if isinstance(exc, StorageFullError):
+        return True
+    if isinstance(exc, StorageError) and exc.__cause__ is not None:
+        return is_disk_full(exc.__cause__)
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+            "database or disk is full" in str(exc)
+        )
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
 def _storage_error(message: str, cause: BaseException) -> StorageError:
-    err = StorageError(f"{message}: {cause}")
+    kind = StorageFullError if is_disk_full(cause) else StorageError
+    err = kind(f"{message}: {cause}")
     err.__cause__ = cause
     return err
 
@@ -415,7 +436,8 @@ class _Writer(_Worker):
                     outcomes.append((job, result, None))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.error("write transaction of %d job(s) failed: %s", len(batch), exc)
+            if not is_disk_full(exc):  # a full disk is logged by the server, at a bounded rate
+                log.error("write transaction of %d job(s) failed: %s", len(batch), exc)
             with contextlib.suppress(sqlite3.Error):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
