@@ -760,8 +760,9 @@ class Client:
                 if exc2.code != "room_exists" or exc2.params.get("reason") in (
                     "confusable",
                     "closed",
+                    "unavailable",
                 ):
-                    raise  # a look-alike of another room's name, or closed: nothing to join
+                    raise  # a look-alike, closed or hidden: nothing to join
                 # someone created it between our join and our create: join theirs
                 try:
                     reply = await conn.request(m.Join(id=0, room=room), m.RoomReply)
