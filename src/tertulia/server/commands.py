@@ -349,26 +349,6 @@ async def list_rooms(session: Session, msg: m.ListRooms) -> m.RoomList:
     return m.RoomList(id=msg.id, rooms=infos)
 
 
-async def invite(session: Session, msg: m.Invite) -> m.Ok:
-    user = _user(session)
-    name = _room_name(session, msg.room)
-    hub = session.hub
-    room = await hub.member_room(user, name)
-    if room.visibility == "dm":
-        raise CommandError(ErrorCode.FORBIDDEN, "cannot invite into a direct conversation")
-    if room.visibility == "private":
-        await check_rank(session, room, user, "moderator")
-    target = _name(session, msg.user, "user")
-    if await session.server.storage.get_user(target) is None:
-        raise CommandError(ErrorCode.USER_NOT_FOUND, f"no user {target!r}", user=target)
-    if target not in room.members:
-        await check_not_banned(session, room, target)
-        await check_room_quota(session, target, field="user")
-        await session.server.storage.add_member(name, target)
-        hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=target, action="invited"))
-    return m.Ok(id=msg.id)
-
-
 def _check_topic(session: Session, topic: str) -> None:
     limit = session.server.config.limits.max_topic
     if len(topic) > limit:
@@ -612,7 +592,6 @@ HANDLERS: dict[type, Handler] = {
     m.Join: join,
     m.Leave: leave,
     m.ListRooms: list_rooms,
-    m.Invite: invite,
     m.SetTopic: set_topic,
     m.OpenDm: open_dm,
     m.Members: members,
