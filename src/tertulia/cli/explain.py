@@ -101,6 +101,10 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "frame_too_large": _frame_too_large,
     "invalid_argument": _invalid_argument,
     "rate_limited": lambda p, _: "sending too fast; slow down",
+    "too_many_invitations": lambda p, _: (
+        f"{p.get('user', 'that user')!r} already has {p.get('max', 'the most')} pending"
+        " invitations; they must accept or decline some first"
+    ),
 }
 
 
