@@ -118,7 +118,9 @@ async def accept_invitation(session: Session, msg: m.AcceptInvitation) -> m.Room
         raise _no_invitation(name)
     node = hub.bus.node_id
     hub.publish(MemberChanged(origin=node, room=name, user=user, action="invited"))
-    hub.publish(InvitationChanged(origin=node, room=name, user=user, action="accepted"))
+    hub.publish(
+        InvitationChanged(origin=node, room=name, user=user, action="accepted"), exclude=session
+    )
     session.live_from[name] = room.delivered_seq + 1
     hub.joined(room, user)
     return m.RoomReply(id=msg.id, room=await _info(session, room))
