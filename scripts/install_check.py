@@ -32,7 +32,7 @@ PASSWORD = "install-check-password"
 TEXTS = ["hola, bob", "¡qué tal! ñandú 👋", "third and last"]
 #: the modules a variant must (not) be able to import: proof that it is the install we claim
 VARIANTS: dict[str, tuple[str, list[str], list[str]]] = {
-    "plain": ("", [], ["redis", "asyncpg", "PySide6", "pytest"]),
+    "plain": ("", ["icu"], ["redis", "asyncpg", "PySide6", "pytest"]),
     "gui": ("[gui]", ["PySide6"], ["redis", "asyncpg", "pytest"]),
     "cluster": ("[postgres,redis]", ["redis", "asyncpg"], ["PySide6", "pytest"]),
 }

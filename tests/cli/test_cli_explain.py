@@ -20,6 +20,20 @@ from tertulia.client import ClientOffline, RefusedLocally, ServerError
          "only, starting with a letter or digit) [invalid_name]"),
         ("invalid_name", {"field": "user", "reason": "bad_start"},
          "invalid user name: it must start with a letter or a digit [invalid_name]"),
+        ("invalid_name", {"field": "user", "reason": "mixed_script"},
+         "invalid user name: it mixes scripts (e.g. Latin with Cyrillic) or digit systems "
+         "[invalid_name]"),
+        ("invalid_name", {"field": "room", "reason": "combining_marks"},
+         "invalid room name: it has hidden, overlaid, repeated or stacked accent marks "
+         "[invalid_name]"),
+        ("invalid_name", {"field": "user", "reason": "whole_script_confusable"},
+         "invalid user name: it is written in another script but looks exactly like a Latin "
+         "name [invalid_name]"),
+        ("room_exists", {"room": "secret", "reason": "unavailable"},
+         "the room name 'secret' is not available; choose another name [room_exists]"),
+        ("too_many_invitations", {"user": "bob", "max": 50},
+         "'bob' already has 50 pending invitations; they must accept or decline some first "
+         "[too_many_invitations]"),
         ("invalid_name", {"field": "room", "reason": "reserved"},
          "invalid room name: names starting with 'dm:' are reserved for direct messages "
          "[invalid_name]"),

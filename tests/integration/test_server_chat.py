@@ -88,6 +88,8 @@ async def test_private_room_and_non_members(raw_client_factory: Factory) -> None
         await eve.request(m.Join(id=1, room="team"))
     assert err.value.code == "room_not_found"
     await alice.request(m.Invite(id=2, room="team", user="bob"))
+    assert (await bob.event(m.InvitationEvent)).invitation.room == "team"
+    await bob.request(m.AcceptInvitation(id=bob.next_id(), room="team"))
     assert (await bob.event(m.RoomAdded)).room.name == "team"
     await _send(bob, "team", "thanks")
     # a public room the user has not joined: readable by members only

@@ -92,6 +92,9 @@ EXPLICIT_CLIENT: list[msgspec.Struct] = [
     m.Leave(id=6, room="general"),
     m.ListRooms(id=7),
     m.Invite(id=8, room="general", user="bob"),
+    m.ListInvitations(id=8),
+    m.AcceptInvitation(id=8, room="plans"),
+    m.DeclineInvitation(id=8, room="plans"),
     m.SetTopic(id=9, room="general", topic="new"),
     m.OpenDm(id=10, user="bob"),
     m.Send(id=11, room="general", msg_id="m-1", text="hello", kind="me"),
@@ -141,6 +144,11 @@ EXPLICIT_SERVER: list[msgspec.Struct] = [
     m.MutedEvent(room="general", user="bob", by="ana", until=1700000600000),
     m.UnmutedEvent(room="general", user="bob", by="ana"),
     m.BanList(id=23, room="general", bans=[m.BanEntry(user="bob", by="ana", ts=1)]),
+    m.InvitationList(
+        id=24, invitations=[m.Invitation(room="plans", by="ana", visibility="private", ts=1)]
+    ),
+    m.InvitationEvent(invitation=m.Invitation(room="plans", by="ana", visibility="public")),
+    m.InvitationRemoved(room="plans", reason="declined"),
 ]
 
 

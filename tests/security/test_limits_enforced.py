@@ -242,12 +242,12 @@ async def test_rooms_per_user(tmp_path: Path) -> None:
         await expect_code(a, m.CreateRoom(id=a.next_id(), room="r3"), "too_many_rooms")
         await expect_code(a, m.Join(id=a.next_id(), room="b1"), "too_many_rooms")
         await expect_code(a, m.OpenDm(id=a.next_id(), user="bob"), "too_many_rooms")
-        err = await expect_code(
-            b, m.Invite(id=b.next_id(), room="b1", user="alice"), "too_many_rooms"
-        )
+        # an invitation is pending, not a room: it is made, and the quota applies on accepting
+        await b.request(m.Invite(id=b.next_id(), room="b1", user="alice"))
+        err = await expect_code(a, m.AcceptInvitation(id=a.next_id(), room="b1"), "too_many_rooms")
         assert err.params["user"] == "alice"
         await a.request(m.Leave(id=a.next_id(), room="r2"))
-        await a.request(m.Join(id=a.next_id(), room="b1"))
+        await a.request(m.AcceptInvitation(id=a.next_id(), room="b1"))
 
 
 async def test_look_alike_and_invisible_names_are_refused(tmp_path: Path) -> None:
@@ -255,7 +255,8 @@ async def test_look_alike_and_invisible_names_are_refused(tmp_path: Path) -> Non
         await (await user(srv, "alice")).close()
         c = await connect(srv)
         await c.hello()
-        await expect_code(c, m.Register(id=1, user="\u0430lice", password=PASSWORD), "name_taken")
+        await expect_code(c, m.Register(id=1, user="a1ice", password=PASSWORD), "name_taken")
+        await expect_code(c, m.Register(id=3, user="\u0430lice", password=PASSWORD), "invalid_name")
         await expect_code(c, m.Register(id=2, user="ALICE", password=PASSWORD), "name_taken")
         for i, bad in enumerate(("al\u200bice", "bob\u202e", "a\x00b", "x" * 33)):
             await expect_code(c, m.Register(id=10 + i, user=bad, password=PASSWORD), "invalid_name")

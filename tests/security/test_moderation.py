@@ -75,20 +75,32 @@ async def _try(c: RawClient, req: Any) -> str | None:
 
 async def test_authorization_matrix(tmp_path: Path) -> None:
     async with strict_server(tmp_path / "s") as srv:
-        alice, bob, carol, mallory, eve = [
-            await user(srv, u) for u in ("alice", "bob", "carol", "mallory", "eve")
+        alice, bob, carol, mallory, eve, pat = [
+            await user(srv, u) for u in ("alice", "bob", "carol", "mallory", "eve", "pat")
         ]
         await alice.request(m.CreateRoom(id=1, room="pub"))
         await alice.request(m.CreateRoom(id=2, room="priv", visibility="private"))
         for c in (bob, carol, mallory):
             await c.request(m.Join(id=c.next_id(), room="pub"))
-        for u in ("bob", "carol", "mallory"):
+        for u, c in (("bob", bob), ("carol", carol), ("mallory", mallory)):
             await alice.request(m.Invite(id=alice.next_id(), room="priv", user=u))
+            await c.request(m.AcceptInvitation(id=c.next_id(), room="priv"))
+        # pat's invitations stay pending: an invitation is not a membership
         for r in ("pub", "priv"):
+            await alice.request(m.Invite(id=alice.next_id(), room=r, user="pat"))
+            await alice.request(m.Invite(id=alice.next_id(), room=r, user="mallory"))
             await alice.request(m.Ban(id=alice.next_id(), room=r, user="mallory"))
 
+        # nobody accepts or declines an invitation they do not hold, and a ban voids one
+        for c in (eve, mallory, bob):
+            for r in ("pub", "priv", "nowhere"):
+                for req in (m.AcceptInvitation(id=0, room=r), m.DeclineInvitation(id=0, room=r)):
+                    assert await _try(c, req) == "room_not_found", (kind(req), r)
+        listed = await mallory.request(m.ListInvitations(id=mallory.next_id()))
+        assert listed.invitations == []
+
         for room, outsider_code in (("pub", "not_member"), ("priv", "room_not_found")):
-            for who, c in (("outsider", eve), ("banned", mallory)):
+            for who, c in (("outsider", eve), ("banned", mallory), ("invited", pat)):
                 for req in room_requests(room):
                     got = await _try(c, req)
                     assert got == outsider_code, (who, room, kind(req), got)
@@ -102,6 +114,12 @@ async def test_authorization_matrix(tmp_path: Path) -> None:
             for req in room_requests(room):
                 got = await _try(bob, req)
                 assert got == expected[kind(req)], ("member", room, kind(req), got)
+        # pat's invitations were still pending all along, and now become memberships
+        listed = await pat.request(m.ListInvitations(id=pat.next_id()))
+        assert {(i.room, i.by) for i in listed.invitations} == {("pub", "alice"), ("priv", "alice")}
+        for r in ("pub", "priv"):
+            await pat.request(m.AcceptInvitation(id=pat.next_id(), room=r))
+            assert await _try(pat, m.History(id=0, room=r)) is None
         # server administration is for server admins only
         assert await _try(bob, m.DisableUser(id=0, user="carol")) == "forbidden"
         assert await _try(bob, m.CloseRoom(id=0, room="pub")) == "forbidden"

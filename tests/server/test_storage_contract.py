@@ -139,6 +139,48 @@ async def test_rooms_and_members(storage: Any, backend: Backend) -> None:
         await storage.create_room("bad", "secretive", "ana")  # type: ignore[arg-type]
 
 
+async def test_pending_invitations(storage: Any, backend: Backend) -> None:
+    """Pending until accepted (atomically a membership) or declined; not memberships; bounded
+    per invitee; gone when the invitee joins another way, is banned or the room closes."""
+    for u in ("bo", "cy"):
+        await storage.create_user(u, "h")
+    await storage.create_room("plans", "private", "ana", topic="shh", members=["ana"])
+    await storage.create_room("b", "private", "ana", members=["ana"])
+    await storage.create_room("c", "private", "ana", members=["ana"])
+    assert await storage.add_invitation("plans", "bo", "ana", max_pending=2) == "added"
+    assert await storage.add_invitation("plans", "bo", "ana", max_pending=2) == "pending"
+    assert await storage.add_invitation(ROOM, "bo", "ana", max_pending=2) == "added"
+    assert await storage.add_invitation("b", "bo", "ana", max_pending=2) == "full"
+    with pytest.raises(UnknownRoomError):
+        await storage.add_invitation("nope", "bo", "ana", max_pending=2)
+    pending = await storage.invitations_of("bo")
+    assert {(i.room, i.invited_by, i.visibility) for i in pending} == {
+        ("plans", "ana", "private"),
+        (ROOM, "ana", "public"),
+    }
+    assert next(i for i in pending if i.room == "plans").topic == "shh"
+    assert await storage.rooms_of("bo") == []  # an invitation is not a membership
+    assert await storage.members("plans") == ["ana"]
+
+    assert await storage.accept_invitation("plans", "bo") is True
+    assert await storage.members("plans") == ["ana", "bo"]
+    assert await storage.accept_invitation("plans", "bo") is False  # used up
+    assert await storage.decline_invitation(ROOM, "bo") is True
+    assert await storage.decline_invitation(ROOM, "bo") is False
+    assert await storage.invitations_of("bo") == []
+    assert await storage.rooms_of("bo") == [await storage.get_room("plans")]
+
+    # joining by other means, a ban and a closed room each drop the pending invitation
+    for room in ("b", "c", ROOM):
+        assert await storage.add_invitation(room, "cy", "ana", max_pending=5) == "added"
+    await storage.add_member(ROOM, "cy")
+    await storage.ban("b", "cy", "ana")
+    await storage.close_room("c")
+    assert await storage.invitations_of("cy") == []
+    assert await storage.accept_invitation("b", "cy") is False
+    assert await storage.members("b") == ["ana"]
+
+
 async def test_append_assigns_consecutive_seq_per_room(storage: Any, backend: Backend) -> None:
     await storage.create_room("other", "public", "ana")
     seqs = [(await storage.append(new(f"m{i}"))).seq for i in range(3)]

@@ -109,7 +109,7 @@ async def test_old_database_gets_skeletons_and_owners(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.executescript(
         """
-        DROP TABLE tokens; DROP TABLE mutes; DROP TABLE bans;
+        DROP TABLE invitations; DROP TABLE tokens; DROP TABLE mutes; DROP TABLE bans;
         DROP INDEX users_by_skeleton; DROP INDEX rooms_by_skeleton;
         ALTER TABLE users DROP COLUMN skeleton;
         ALTER TABLE rooms DROP COLUMN skeleton; ALTER TABLE rooms DROP COLUMN closed;

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from tertulia.cli.common import CliError, read_password, run_async
 from tertulia.server.config import ServerConfig, load_config
-from tertulia.server.names import InvalidName, normalize_name
+from tertulia.server.names import InvalidName, check_new_name, normalize_name
 from tertulia.server.passwords import Passwords
 from tertulia.server.storage.base import NameTakenError, Storage
 
@@ -91,6 +91,7 @@ def _user_add(args: argparse.Namespace) -> int:
     cfg = _config(args)
     try:
         name = normalize_name(args.name, cfg.limits.max_name)
+        check_new_name(name)
     except InvalidName as exc:
         return _fail(f"invalid user name: {exc}")
     try:

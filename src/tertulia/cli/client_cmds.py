@@ -195,6 +195,50 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=_listen)
 
+    p = sub.add_parser(
+        "invitations",
+        parents=[common],
+        help="list, accept or decline your pending invitations",
+        description="Without ACTION (or with 'list'): print your pending invitations, one per "
+        "line: 'ROOM (private|public) from USER: topic'. 'accept ROOM' makes you a member of "
+        "ROOM; 'decline ROOM' drops the invitation. An invitation changes nothing until you "
+        "accept it, and does not count toward your room limit.",
+    )
+    p.add_argument("action", nargs="?", choices=("list", "accept", "decline"), default="list")
+    p.add_argument("room", nargs="?", help="the room (for accept and decline)")
+    p.set_defaults(func=_invitations)
+
+
+# --------------------------------------------------------------------------- invitations
+
+
+def _invitations(args: argparse.Namespace) -> int:
+    if args.action != "list" and not args.room:
+        return _fail(f"tertulia invitations {args.action} needs the ROOM")
+    return _run(args, _invitations_body)
+
+
+async def _invitations_body(args: argparse.Namespace) -> int:
+    client = _make_client(args)
+    await _start(client, args)
+    try:
+        if args.action == "accept":
+            info = await client.accept_invitation(args.room)
+            print(f"joined {info.name}")
+        elif args.action == "decline":
+            await client.decline_invitation(args.room)
+            print(f"declined the invitation into {args.room}")
+        else:
+            pending = await client.invitations()
+            for inv in pending:
+                topic = f": {escape_controls(inv.topic)}" if inv.topic else ""
+                print(f"{inv.room} ({inv.visibility}) from {inv.by}{topic}")
+            if not pending:
+                print("no pending invitations", file=sys.stderr)
+    finally:
+        await client.close()
+    return 0
+
 
 # --------------------------------------------------------------------------- argument types
 

@@ -32,6 +32,12 @@ def _invalid_name(p: dict[str, Any], message: str) -> str:
         return f"{what}: it must start with a letter or a digit"
     if reason in ("bad_character", "not_allowed") and "char" in p:
         return f"{what}: character {p['char']} is not allowed ({_REPERTOIRE})"
+    if reason == "mixed_script":
+        return f"{what}: it mixes scripts (e.g. Latin with Cyrillic) or digit systems"
+    if reason == "combining_marks":
+        return f"{what}: it has hidden, overlaid, repeated or stacked accent marks"
+    if reason == "whole_script_confusable":
+        return f"{what}: it is written in another script but looks exactly like a Latin name"
     if reason == "reserved":
         return f"{what}: names starting with 'dm:' are reserved for direct messages"
     if reason == "malformed_dm":
@@ -48,6 +54,8 @@ def _room_exists(p: dict[str, Any], message: str) -> str:
         )
     if p.get("reason") == "closed":
         return f"room {room!r} was closed by an administrator; choose another name"
+    if p.get("reason") == "unavailable":
+        return f"the room name {room!r} is not available; choose another name"
     return f"room {room!r} exists but you cannot join it (private: ask a member to invite you)"
 
 
@@ -99,6 +107,10 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "storage_full": lambda p, _: (
         "the server's disk is full: nothing was stored; try again later"
         f" (in {p.get('retry_after', 'a few')} seconds; unsent messages stay in the outbox)"
+    ),
+    "too_many_invitations": lambda p, _: (
+        f"{p.get('user', 'that user')!r} already has {p.get('max', 'the most')} pending"
+        " invitations; they must accept or decline some first"
     ),
 }
 

@@ -87,6 +87,8 @@ Event: TypeAlias = (
     | m.RoleEvent
     | m.MutedEvent
     | m.UnmutedEvent
+    | m.InvitationEvent
+    | m.InvitationRemoved
     | m.Error
     | ConnectionStateChanged
 )
@@ -594,7 +596,23 @@ class Client:
         await self._request(m.SetTopic(id=0, room=normalize_name(room), topic=topic), m.Ok)
 
     async def invite(self, room: str, user: str) -> None:
+        """Invite ``user`` into ``room``: the invitation stays pending until they accept it."""
         await self._request(m.Invite(id=0, room=normalize_name(room), user=user), m.Ok)
+
+    async def invitations(self) -> list[m.Invitation]:
+        """Your pending invitations, oldest first (``InvitationEvent`` announces new ones)."""
+        return (await self._request(m.ListInvitations(id=0), m.InvitationList)).invitations
+
+    async def accept_invitation(self, room: str) -> m.RoomInfo:
+        """Accept a pending invitation: you become a member of ``room`` (quota applies)."""
+        reply = await self._request(
+            m.AcceptInvitation(id=0, room=normalize_name(room)), m.RoomReply
+        )
+        self._follow(reply.room)
+        return reply.room
+
+    async def decline_invitation(self, room: str) -> None:
+        await self._request(m.DeclineInvitation(id=0, room=normalize_name(room)), m.Ok)
 
     async def mark_read(self, room: str, seq: int) -> None:
         """Move your read marker (it only moves forward); your other devices are told."""
@@ -761,8 +779,9 @@ class Client:
                 if exc2.code != "room_exists" or exc2.params.get("reason") in (
                     "confusable",
                     "closed",
+                    "unavailable",
                 ):
-                    raise  # a look-alike of another room's name, or closed: nothing to join
+                    raise  # a look-alike, closed or hidden: nothing to join
                 # someone created it between our join and our create: join theirs
                 try:
                     reply = await conn.request(m.Join(id=0, room=room), m.RoomReply)
@@ -805,6 +824,8 @@ class Client:
             | m.RoleEvent
             | m.MutedEvent
             | m.UnmutedEvent
+            | m.InvitationEvent
+            | m.InvitationRemoved
             | m.Error,
         ):
             if isinstance(ev, m.Error):

@@ -47,6 +47,7 @@ from tertulia.gui.dialogs import (
     TopicDialog,
 )
 from tertulia.gui.icons import icon
+from tertulia.gui.invitations import InvitationBar, PendingInvitations
 from tertulia.gui.models import Role
 from tertulia.gui.store import ChatStore
 from tertulia.gui.textfmt import plural
@@ -237,6 +238,12 @@ class MainWindow(QMainWindow):
         self.banner.retryClicked.connect(self.store.retry_now)
         self.banner.loginClicked.connect(self.logoutRequested)
         v.addWidget(self.banner)
+        # pending invitations: nothing changes until the user accepts one
+        self.invitations = PendingInvitations(self.store.bridge, self)
+        self.invitations.failed.connect(self.store.notice)
+        self.invitation_bar = InvitationBar(self.invitations, center)
+        v.addWidget(self.invitation_bar)
+        self.invitations.refresh()
         # search bar
         self.search_bar = QFrame(center)
         self.search_bar.setObjectName("SearchBar")
@@ -398,6 +405,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ texts
 
     def retranslate(self) -> None:
+        self.invitation_bar.update_text()
         self.act_join.setText(QCoreApplication.translate("MainWindow", "Join or create a room…"))
         self.act_dm.setText(QCoreApplication.translate("MainWindow", "Start a direct message…"))
         self.add_button.setToolTip(
@@ -752,6 +760,8 @@ class MainWindow(QMainWindow):
 
     def _connection_changed(self, ev: ConnectionStateChanged) -> None:
         self.banner.set_state(ev)
+        if ev.state is ConnState.CONNECTED:
+            self.invitations.refresh()  # invitations made while we were away
         self._update_status()
 
     def _update_status(self) -> None:

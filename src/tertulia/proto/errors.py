@@ -49,6 +49,7 @@ class ErrorCode(StrEnum):
     BANNED = "banned"
     MUTED = "muted"
     TOO_MANY_ROOMS = "too_many_rooms"
+    TOO_MANY_INVITATIONS = "too_many_invitations"
     LOGIN_THROTTLED = "login_throttled"
     ACCOUNT_DISABLED = "account_disabled"
     SESSION_REVOKED = "session_revoked"

@@ -18,6 +18,7 @@ import msgspec
 __all__ = [
     "MAX_SERVER_FRAME",
     "PROTOCOL_VERSION",
+    "AcceptInvitation",
     "Ban",
     "BanEntry",
     "BanList",
@@ -26,17 +27,23 @@ __all__ = [
     "ClientMessage",
     "CloseRoom",
     "CreateRoom",
+    "DeclineInvitation",
     "DisableUser",
     "Error",
     "Hello",
     "HelloOk",
     "History",
     "HistoryPage",
+    "Invitation",
+    "InvitationEvent",
+    "InvitationList",
+    "InvitationRemoved",
     "Invite",
     "Join",
     "Kick",
     "Leave",
     "Limits",
+    "ListInvitations",
     "ListRooms",
     "Login",
     "LoginOk",
@@ -153,6 +160,18 @@ class BanEntry(msgspec.Struct, kw_only=True):
     ts: int = 0
 
 
+class Invitation(msgspec.Struct, kw_only=True):
+    """A pending invitation: ``by`` asked the user into ``room``; nothing happens until the
+    user accepts it (then they become a member) or declines it."""
+
+    room: str
+    by: str
+    visibility: Literal["public", "private"]
+    topic: str = ""
+    #: when the invitation was made, Unix ms
+    ts: int = 0
+
+
 # --------------------------------------------------------------------------- client -> server
 
 
@@ -203,6 +222,20 @@ class Invite(_Msg, tag="invite"):
     id: RequestId
     room: str
     user: str
+
+
+class ListInvitations(_Msg, tag="list_invitations"):
+    id: RequestId
+
+
+class AcceptInvitation(_Msg, tag="accept_invitation"):
+    id: RequestId
+    room: str
+
+
+class DeclineInvitation(_Msg, tag="decline_invitation"):
+    id: RequestId
+    room: str
 
 
 class SetTopic(_Msg, tag="set_topic"):
@@ -356,6 +389,9 @@ ClientMessage = (
     | Leave
     | ListRooms
     | Invite
+    | ListInvitations
+    | AcceptInvitation
+    | DeclineInvitation
     | SetTopic
     | OpenDm
     | Send
@@ -536,6 +572,26 @@ class UnmutedEvent(_Msg, tag="unmuted"):
     by: str
 
 
+class InvitationList(_Msg, tag="invitation_list"):
+    id: RequestId
+    #: the user's pending invitations, oldest first (at most ``max_pending_invitations``)
+    invitations: list[Invitation]
+
+
+class InvitationEvent(_Msg, tag="invitation"):
+    """Someone invited you into a room: accept or decline it (or leave it pending)."""
+
+    invitation: Invitation
+
+
+class InvitationRemoved(_Msg, tag="invitation_removed"):
+    """A pending invitation of yours is gone: accepted or declined on one of your connections
+    (every other one is told)."""
+
+    room: str
+    reason: Literal["accepted", "declined"]
+
+
 class BanList(_Msg, tag="ban_list"):
     id: RequestId
     room: str
@@ -581,6 +637,9 @@ ServerMessage = (
     | MutedEvent
     | UnmutedEvent
     | BanList
+    | InvitationList
+    | InvitationEvent
+    | InvitationRemoved
 )
 
 CLIENT_TYPES: frozenset[str] = frozenset(

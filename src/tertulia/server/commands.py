@@ -24,7 +24,14 @@ from tertulia.server.bus.base import (
 )
 from tertulia.server.errors import CommandError
 from tertulia.server.hub import RoomState
-from tertulia.server.names import InvalidName, dm_room_name, is_dm, normalize_name
+from tertulia.server.names import (
+    InvalidName,
+    check_new_name,
+    dm_room_name,
+    is_dm,
+    normalize_name,
+    skeleton,
+)
 from tertulia.server.room_rules import (
     check_can_speak,
     check_not_banned,
@@ -52,6 +59,18 @@ def _name(session: Session, raw: str, field: str) -> str:
         raise CommandError(
             ErrorCode.INVALID_NAME, str(exc), field=field, reason=exc.reason, **exc.params
         ) from None
+
+
+def _new_name(session: Session, raw: str, field: str) -> str:
+    """A name about to be created: normalized, then held to UTS #39's stricter rules."""
+    name = _name(session, raw, field)
+    try:
+        check_new_name(name)
+    except InvalidName as exc:
+        raise CommandError(
+            ErrorCode.INVALID_NAME, str(exc), field=field, reason=exc.reason, **exc.params
+        ) from None
+    return name
 
 
 def _user(session: Session) -> str:
@@ -124,7 +143,7 @@ async def register(session: Session, msg: m.Register) -> m.Ok:
         raise CommandError(ErrorCode.ALREADY_AUTHENTICATED, "already logged in")
     if server.config.registration != "open":
         raise CommandError(ErrorCode.REGISTRATION_CLOSED, "registration is closed on this server")
-    name = _name(session, msg.user, "user")
+    name = _new_name(session, msg.user, "user")
     min_len = server.config.passwords.min_length
     if not min_len <= len(msg.password) <= MAX_PASSWORD:
         raise CommandError(
@@ -258,7 +277,7 @@ async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
         raise CommandError(
             ErrorCode.INVALID_NAME, "dm: names are reserved", field="room", reason="reserved"
         )
-    name = _name(session, msg.room, "room")
+    name = _new_name(session, msg.room, "room")
     _check_topic(session, msg.topic)
     await check_room_quota(session, user)
     try:
@@ -274,22 +293,48 @@ async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
 
 
 async def _room_exists(session: Session, name: str) -> CommandError:
-    """``room_exists``, saying why when the name itself is free: ``reason`` ``confusable`` (a
-    look-alike of another room's name, refused by UTS #39 skeleton) or ``closed``. Joining
-    would find no room of that exact name, so "it exists, join it" would mislead."""
-    record = await session.server.storage.get_room(name)
-    if record is None:
+    """``room_exists``, told only as much as the caller may see (docs/security.md, Names).
+
+    A name is taken whether the room is public, private, closed or only a look-alike, and
+    creation must fail either way; what differs is what the refusal may say. Plain
+    ``room_exists {room}`` for a room the caller could see (public, or one it is a member
+    of); ``reason: "confusable"`` for a look-alike of such a room, ``"closed"`` for a closed
+    public room; for everything else (a private room or DM the caller is not in, a closed
+    private room, a look-alike of one) the same
+    ``reason: "unavailable"``, so an outsider cannot tell a private room from a closed one or
+    from a look-alike, nor learn anything of it beyond "that name is taken".
+    """
+    user = _user(session)
+    storage = session.server.storage
+    record = await storage.get_room(name)
+    if record is not None and record.closed and record.visibility == "public":
+        return CommandError(
+            ErrorCode.ROOM_EXISTS, f"room {name!r} was closed", room=name, reason="closed"
+        )
+    if record is not None and not record.closed:
+        if record.visibility == "public" or user in await storage.members(name):
+            return CommandError(ErrorCode.ROOM_EXISTS, f"room {name!r} exists", room=name)
+    elif record is None and await _looks_like_visible_room(session, user, name):
         return CommandError(
             ErrorCode.ROOM_EXISTS,
             f"room {name!r} looks like the name of an existing room",
             room=name,
             reason="confusable",
         )
-    if record.closed:
-        return CommandError(
-            ErrorCode.ROOM_EXISTS, f"room {name!r} was closed", room=name, reason="closed"
-        )
-    return CommandError(ErrorCode.ROOM_EXISTS, f"room {name!r} exists", room=name)
+    return CommandError(
+        ErrorCode.ROOM_EXISTS,
+        f"the room name {name!r} is not available",
+        room=name,
+        reason="unavailable",
+    )
+
+
+async def _looks_like_visible_room(session: Session, user: str, name: str) -> bool:
+    """Whether ``name`` is a look-alike of a public room or of one ``user`` belongs to."""
+    storage = session.server.storage
+    target = skeleton(name)
+    visible = await storage.list_public_rooms() + await storage.rooms_of(user)
+    return any(r.visibility != "dm" and skeleton(r.name) == target for r in visible)
 
 
 async def join(session: Session, msg: m.Join) -> m.RoomReply:
@@ -331,26 +376,6 @@ async def list_rooms(session: Session, msg: m.ListRooms) -> m.RoomList:
         if room is not None:
             infos.append(room.info(user, markers.get(name, 0)))
     return m.RoomList(id=msg.id, rooms=infos)
-
-
-async def invite(session: Session, msg: m.Invite) -> m.Ok:
-    user = _user(session)
-    name = _room_name(session, msg.room)
-    hub = session.hub
-    room = await hub.member_room(user, name)
-    if room.visibility == "dm":
-        raise CommandError(ErrorCode.FORBIDDEN, "cannot invite into a direct conversation")
-    if room.visibility == "private":
-        await check_rank(session, room, user, "moderator")
-    target = _name(session, msg.user, "user")
-    if await session.server.storage.get_user(target) is None:
-        raise CommandError(ErrorCode.USER_NOT_FOUND, f"no user {target!r}", user=target)
-    if target not in room.members:
-        await check_not_banned(session, room, target)
-        await check_room_quota(session, target, field="user")
-        await session.server.storage.add_member(name, target)
-        hub.publish(MemberChanged(origin=hub.bus.node_id, room=name, user=target, action="invited"))
-    return m.Ok(id=msg.id)
 
 
 def _check_topic(session: Session, topic: str) -> None:
@@ -596,7 +621,6 @@ HANDLERS: dict[type, Handler] = {
     m.Join: join,
     m.Leave: leave,
     m.ListRooms: list_rooms,
-    m.Invite: invite,
     m.SetTopic: set_topic,
     m.OpenDm: open_dm,
     m.Members: members,

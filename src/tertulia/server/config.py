@@ -88,6 +88,11 @@ class LimitsConfig:
     registrations_per_ip_per_hour: int = 20
     #: rooms one user may be a member of (DMs included)
     max_rooms_per_user: int = 200
+    #: pending (not yet accepted) invitations one user may hold; they do not count as rooms
+    max_pending_invitations: int = 50
+    #: per inviter, across their connections: invitations made per second, and the burst
+    invitation_rate: float = 0.2
+    invitation_burst: int = 10
     #: networks exempt from the per-address limits above (connections per IP, registrations
     #: and failed logins per IP): local tooling. Per-user and per-connection limits still apply.
     exempt_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
@@ -238,10 +243,18 @@ class ServerConfig:
             "login_failures_per_ip",
             "registrations_per_ip_per_hour",
             "max_rooms_per_user",
+            "max_pending_invitations",
+            "invitation_burst",
         ):
             if getattr(lim, name) < 1:
                 raise ConfigError(f"limits.{name} must be positive")
-        for name in ("message_rate", "request_rate", "login_failure_window", "login_timeout"):
+        for name in (
+            "message_rate",
+            "request_rate",
+            "invitation_rate",
+            "login_failure_window",
+            "login_timeout",
+        ):
             if not getattr(lim, name) > 0:
                 raise ConfigError(f"limits.{name} must be positive")
         for net in lim.exempt_networks:

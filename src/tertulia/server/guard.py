@@ -57,6 +57,9 @@ class Guard:
         self.messages: KeyedBuckets[str] = KeyedBuckets(
             limits.message_rate, limits.message_burst, clock=clock
         )
+        self.invitations: KeyedBuckets[str] = KeyedBuckets(
+            limits.invitation_rate, limits.invitation_burst, clock=clock
+        )
         self.registrations: KeyedBuckets[str] = KeyedBuckets(
             limits.registrations_per_ip_per_hour / 3600.0,
             limits.registrations_per_ip_per_hour,
@@ -116,6 +119,19 @@ class Guard:
                 "slow down: too many messages",
                 retry_after=retry_after(wait),
                 limit="message_rate",
+            )
+
+    def check_invitation(self, inviter: str) -> None:
+        """Raise ``rate_limited`` if ``inviter`` invites too fast (Synapse's ``rc_invites``
+        ``per_issuer`` does the same)."""
+        wait = self.invitations.take(inviter)
+        if wait > 0:
+            self.refusals["invitation_rate"] += 1
+            raise CommandError(
+                ErrorCode.RATE_LIMITED,
+                "slow down: too many invitations",
+                retry_after=retry_after(wait),
+                limit="invitation_rate",
             )
 
     # -- accounts ----------------------------------------------------------------------------

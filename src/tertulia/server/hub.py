@@ -26,6 +26,7 @@ from tertulia.proto.errors import ErrorCode
 from tertulia.server.bus.base import (
     Bus,
     BusEvent,
+    InvitationChanged,
     MemberChanged,
     MemberRemoved,
     MessageCommitted,
@@ -634,6 +635,8 @@ class Hub:
             self._presence_event(ev)
         elif isinstance(ev, MemberRemoved | RoleChanged | MuteChanged | RoomClosed | UserRevoked):
             apply_moderation(self, ev)
+        elif isinstance(ev, InvitationChanged):
+            self.send_to_user(ev.user, encode(_invitation_frame(ev)), exclude=exclude)
 
     def _member_changed(self, ev: MemberChanged) -> None:
         room = self.rooms.get(ev.room)
@@ -668,6 +671,15 @@ class Hub:
         """Wait until every message handed to storage has been acked and fanned out."""
         while self._appends:
             await asyncio.gather(*tuple(self._appends), return_exceptions=True)
+
+
+def _invitation_frame(ev: InvitationChanged) -> m.InvitationEvent | m.InvitationRemoved:
+    if ev.action == "invited":
+        invitation = m.Invitation(
+            room=ev.room, by=ev.by, visibility=ev.visibility, topic=ev.topic, ts=ev.ts
+        )
+        return m.InvitationEvent(invitation=invitation)
+    return m.InvitationRemoved(room=ev.room, reason=ev.action)
 
 
 def _committed_event(r: StoredMessage, origin: str) -> MessageCommitted:

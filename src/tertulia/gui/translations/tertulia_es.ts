@@ -374,6 +374,41 @@ Recibida: %2</translation>
     </message>
 </context>
 <context>
+    <name>Invitations</name>
+    <message>
+        <source>Could not answer the invitation to %1: %2</source>
+        <translation>No se pudo responder a la invitación a %1: %2</translation>
+    </message>
+    <message>
+        <source>%1 invited you to the private room %2</source>
+        <translation>%1 te invitó a la sala privada %2</translation>
+    </message>
+    <message>
+        <source>%1 invited you to the room %2</source>
+        <translation>%1 te invitó a la sala %2</translation>
+    </message>
+    <message>
+        <source>(one more pending)</source>
+        <translation>(una más pendiente)</translation>
+    </message>
+    <message>
+        <source>(%n more pending)</source>
+        <translation>(%n más pendientes)</translation>
+    </message>
+    <message>
+        <source>Accept</source>
+        <translation>Aceptar</translation>
+    </message>
+    <message>
+        <source>Decline</source>
+        <translation>Rechazar</translation>
+    </message>
+    <message>
+        <source>Pending invitation</source>
+        <translation>Invitación pendiente</translation>
+    </message>
+</context>
+<context>
     <name>JoinRoomDialog</name>
     <message>
         <source>Join or create a room</source>

@@ -24,6 +24,7 @@ __all__ = [
     "Bus",
     "BusError",
     "BusEvent",
+    "InvitationChanged",
     "MemberChanged",
     "MemberRemoved",
     "MessageCommitted",
@@ -135,6 +136,19 @@ class UserRevoked(_Event, tag="revoked"):
     gen: int = 0
 
 
+class InvitationChanged(_Event, tag="invitation"):
+    """``user``'s pending invitation into ``room`` was made, or went away (and why): only
+    that user's connections are told."""
+
+    room: str
+    user: str
+    action: Literal["invited", "accepted", "declined"]
+    by: str = ""
+    visibility: Literal["public", "private"] = "private"
+    topic: str = ""
+    ts: int = 0
+
+
 BusEvent = (
     MessageCommitted
     | MemberChanged
@@ -147,6 +161,7 @@ BusEvent = (
     | MuteChanged
     | RoomClosed
     | UserRevoked
+    | InvitationChanged
 )
 
 _encoder = msgspec.msgpack.Encoder()

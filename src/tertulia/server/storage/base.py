@@ -17,6 +17,10 @@ Contract that every implementation must honour (tests/server/test_storage_sqlite
   :class:`NameTakenError` / :class:`RoomExistsError` exactly as for an equal name.
 * A closed room keeps its name but has no members; ``get_room`` returns it with
   ``closed=True`` and the room lists leave it out.
+* An invitation is pending until the invitee accepts it (it becomes a membership in the same
+  transaction) or declines it; pending invitations are not memberships (``rooms_of`` and
+  ``members`` leave them out), at most ``max_pending`` per invitee, and they disappear when
+  the invitee becomes a member by other means, is banned from the room, or the room closes.
 * Resume tokens are stored by their hash only; ``set_password`` and disabling an account
   revoke every token of the user in the same transaction.
 """
@@ -31,6 +35,8 @@ from typing import Literal
 
 __all__ = [
     "BanRecord",
+    "InvitationRecord",
+    "InviteOutcome",
     "NameTakenError",
     "NewMessage",
     "Role",
@@ -47,6 +53,8 @@ __all__ = [
 
 Visibility = Literal["public", "private", "dm"]
 Role = Literal["owner", "moderator", "member"]
+#: ``add_invitation``: made now, already pending (nothing changed), or the invitee is full
+InviteOutcome = Literal["added", "pending", "full"]
 
 
 class StorageError(Exception):
@@ -104,6 +112,16 @@ class BanRecord:
     banned_by: str
     reason: str
     created_at: int  # Unix ms
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRecord:
+    room: str
+    user: str
+    invited_by: str
+    created_at: int  # Unix ms
+    visibility: Visibility
+    topic: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +256,26 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def close_room(self, room: str) -> list[str]:
         """Close a room: remove every member (returned) and refuse it from now on."""
+
+    # -- invitations -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_invitation(
+        self, room: str, user: str, invited_by: str, *, max_pending: int
+    ) -> InviteOutcome:
+        """Make ``user``'s invitation into ``room`` pending, unless ``user`` already holds
+        ``max_pending`` of them (``"full"``). :class:`UnknownRoomError`."""
+
+    @abc.abstractmethod
+    async def invitations_of(self, user: str) -> list[InvitationRecord]:
+        """``user``'s pending invitations into rooms that are not closed, oldest first."""
+
+    @abc.abstractmethod
+    async def accept_invitation(self, room: str, user: str) -> bool:
+        """Turn the pending invitation into a membership, atomically; False if none."""
+
+    @abc.abstractmethod
+    async def decline_invitation(self, room: str, user: str) -> bool:
+        """Drop the pending invitation; False if there was none."""
 
     # -- moderation --------------------------------------------------------------------------
     @abc.abstractmethod

@@ -18,7 +18,8 @@ from typing import Any, Final, cast
 
 import asyncpg
 
-from tertulia.server.names import skeleton
+from tertulia.server.names import legacy_name_problem, skeleton
+from tertulia.server.storage import pg_invitations as invitations
 from tertulia.server.storage.base import (
     NameTakenError,
     NewMessage,
@@ -346,6 +347,7 @@ async def add_member(conn: Conn, room: str, user: str, role: Role) -> bool:
         now_ms(),
         role,
     )
+    await invitations.forget(conn, room, user)
     return bool(status == "INSERT 0 1")
 
 
@@ -406,6 +408,7 @@ async def close_room(conn: Conn, room: str) -> list[str]:
     rows = await conn.fetch("DELETE FROM members WHERE room = $1 RETURNING user_name", room)
     await conn.execute("UPDATE rooms SET closed = true WHERE name = $1", room)
     await conn.execute("DELETE FROM mutes WHERE room = $1", room)
+    await invitations.forget(conn, room)
     return sorted(str(r[0]) for r in rows)
 
 
@@ -423,6 +426,7 @@ async def ban(conn: Conn, room: str, user: str, by: str, reason: str) -> bool:
         now_ms(),
     )
     await conn.execute("DELETE FROM mutes WHERE room = $1 AND user_name = $2", room, user)
+    await invitations.forget(conn, room, user)
     status = await conn.execute(
         "DELETE FROM members WHERE room = $1 AND user_name = $2", room, user
     )
@@ -459,13 +463,18 @@ async def room_policy(conn: Conn, room: str) -> RoomPolicy:
 
 
 async def backfill_skeletons(conn: Conn) -> None:
-    """Give rows created before migration 0002 their skeleton (look-alike pairs keep NULL)."""
+    """Give rows without a skeleton theirs (before 0002, and all after 0004 cleared them for
+    ICU's skeletons); look-alike pairs keep NULL for the younger name, and names today's rules
+    refuse are logged (they keep working)."""
     for table, where in (("users", ""), ("rooms", " AND visibility <> 'dm'")):
         names = [
             str(r[0])
-            for r in await conn.fetch(f"SELECT name FROM {table} WHERE skeleton IS NULL{where}")
+            for r in await conn.fetch(
+                f"SELECT name FROM {table} WHERE skeleton IS NULL{where} ORDER BY created_at"
+            )
         ]
         for name in names:
+            legacy_name_problem(table, name)
             try:
                 async with conn.transaction():
                     await conn.execute(

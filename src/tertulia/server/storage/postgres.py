@@ -46,9 +46,12 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 import asyncpg
 
+from tertulia.server.storage import pg_invitations as pgi
 from tertulia.server.storage import pg_sql as q
 from tertulia.server.storage.base import (
     BanRecord,
+    InvitationRecord,
+    InviteOutcome,
     NewMessage,
     Role,
     RoomPolicy,
@@ -517,6 +520,22 @@ class PostgresStorage(Storage):
 
     async def close_room(self, room: str) -> list[str]:
         return await self._write(lambda c: q.close_room(c, room))
+
+    # -- invitations -------------------------------------------------------------------------
+
+    async def add_invitation(
+        self, room: str, user: str, invited_by: str, *, max_pending: int
+    ) -> InviteOutcome:
+        return await self._write(lambda c: pgi.add(c, room, user, invited_by, max_pending))
+
+    async def invitations_of(self, user: str) -> list[InvitationRecord]:
+        return await self._read(lambda c: pgi.of_user(c, user))
+
+    async def accept_invitation(self, room: str, user: str) -> bool:
+        return await self._write(lambda c: pgi.accept(c, room, user))
+
+    async def decline_invitation(self, room: str, user: str) -> bool:
+        return await self._write(lambda c: pgi.decline(c, room, user))
 
     # -- moderation --------------------------------------------------------------------------
 

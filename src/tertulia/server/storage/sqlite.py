@@ -47,9 +47,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
 
-from tertulia.server.names import skeleton
+from tertulia.server.names import legacy_name_problem, skeleton
+from tertulia.server.storage import sqlite_invitations as invitations
 from tertulia.server.storage.base import (
     BanRecord,
+    InvitationRecord,
+    InviteOutcome,
     NameTakenError,
     NewMessage,
     Role,
@@ -618,12 +621,18 @@ def _add_token(
 
 
 def _backfill_skeletons(conn: sqlite3.Connection) -> None:
-    """Give rows created before migration 0002 their skeleton (look-alike pairs keep NULL)."""
+    """Give rows without a skeleton theirs (rows from before 0002, and all after 0004 cleared
+    them for ICU's skeletons). Look-alike pairs keep NULL for the younger name; names the
+    current rules would refuse are logged once, and keep working (lookups only normalize)."""
     for table, where in (("users", ""), ("rooms", " AND visibility != 'dm'")):
         names = [
-            r[0] for r in conn.execute(f"SELECT name FROM {table} WHERE skeleton IS NULL{where}")
+            r[0]
+            for r in conn.execute(
+                f"SELECT name FROM {table} WHERE skeleton IS NULL{where} ORDER BY created_at"
+            )
         ]
         for name in names:
+            legacy_name_problem(table, name)
             try:
                 conn.execute(
                     f"UPDATE {table} SET skeleton = ? WHERE name = ?", (skeleton(name), name)
@@ -666,6 +675,7 @@ def _add_member(conn: sqlite3.Connection, room: str, user: str, role: Role) -> b
         " ON CONFLICT DO NOTHING",
         (room, user, _now_ms(), role),
     )
+    invitations.forget(conn, room, user)
     return cur.rowcount == 1
 
 
@@ -680,6 +690,7 @@ def _close_room(conn: sqlite3.Connection, room: str) -> list[str]:
     rows = conn.execute("DELETE FROM members WHERE room = ? RETURNING user", (room,)).fetchall()
     conn.execute("UPDATE rooms SET closed = 1 WHERE name = ?", (room,))
     conn.execute("DELETE FROM mutes WHERE room = ?", (room,))
+    invitations.forget(conn, room)
     return sorted(str(r[0]) for r in rows)
 
 
@@ -700,6 +711,7 @@ def _ban(conn: sqlite3.Connection, room: str, user: str, by: str, reason: str) -
         (room, user, by, reason, _now_ms()),
     )
     conn.execute("DELETE FROM mutes WHERE room = ? AND user = ?", (room, user))
+    invitations.forget(conn, room, user)
     cur = conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
     return cur.rowcount == 1
 
@@ -1104,6 +1116,24 @@ class SqliteStorage(Storage):
 
     async def close_room(self, room: str) -> list[str]:
         return await self._write(lambda conn: _close_room(conn, room))
+
+    # -- invitations -------------------------------------------------------------------------
+
+    async def add_invitation(
+        self, room: str, user: str, invited_by: str, *, max_pending: int
+    ) -> InviteOutcome:
+        return await self._write(
+            lambda conn: invitations.add(conn, room, user, invited_by, max_pending)
+        )
+
+    async def invitations_of(self, user: str) -> list[InvitationRecord]:
+        return await self._read(lambda conn: invitations.of_user(conn, user))
+
+    async def accept_invitation(self, room: str, user: str) -> bool:
+        return await self._write(lambda conn: invitations.accept(conn, room, user))
+
+    async def decline_invitation(self, room: str, user: str) -> bool:
+        return await self._write(lambda conn: invitations.decline(conn, room, user))
 
     # -- moderation --------------------------------------------------------------------------
 
