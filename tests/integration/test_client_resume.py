@@ -31,9 +31,9 @@ async def test_reconnect_uses_the_resume_token(
     checks: list[str] = []
     real_verify = Passwords.verify
 
-    async def counting_verify(self: Passwords, stored: str | None, password: str) -> Any:
+    async def counting_verify(self: Passwords, stored: str | None, password: str, **kw: Any) -> Any:
         checks.append(password)
-        return await real_verify(self, stored, password)
+        return await real_verify(self, stored, password, **kw)
 
     monkeypatch.setattr(Passwords, "verify", counting_verify)
     trust = TrustPolicy(fingerprint=tls_server.fingerprint)

@@ -138,7 +138,9 @@ def _toml(path: Path, text: str | bytes) -> Path:
         ),
         (
             b'[server]\nregistration = "clos\xe9d"\n',
-            "is not UTF-8 text (byte 0xe9 on line 6): save it as UTF-8",
+            # the bad byte is on the second line after the FAST_PASSWORDS_TOML prefix
+            f"is not UTF-8 text (byte 0xe9 on line {FAST_PASSWORDS_TOML.count(chr(10)) + 2}):"
+            " save it as UTF-8",
         ),
     ],
     ids=["port-string", "max_text-string", "bool-number", "literal", "not-utf8"],
