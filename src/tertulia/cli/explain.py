@@ -76,6 +76,16 @@ def _invalid_argument(p: dict[str, Any], message: str) -> str:
     return message
 
 
+def _rate_limited(p: dict[str, Any], message: str) -> str:
+    wait = p.get("retry_after")
+    after = f"; try again in {wait} s" if isinstance(wait, int | float) else ""
+    if p.get("limit") == "room_creation":
+        return f"you created too many rooms recently{after}"
+    if p.get("limit") == "presence_rate":
+        return f"presence changed too often{after}"
+    return "sending too fast; slow down"
+
+
 _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "auth_failed": lambda p, _: (
         "login failed: wrong user name or password (or the account is disabled)"
@@ -92,7 +102,10 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "text_too_long": _text_too_long,
     "frame_too_large": _frame_too_large,
     "invalid_argument": _invalid_argument,
-    "rate_limited": lambda p, _: "sending too fast; slow down",
+    "rate_limited": _rate_limited,
+    "reply_too_large": lambda p, _: (
+        "the server's answer would be too large to send; ask for a smaller page"
+    ),
 }
 
 

@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     # load and lifecycle
     RATE_LIMITED = "rate_limited"
     SLOW_CONSUMER = "slow_consumer"
+    #: the answer would be a frame over the 16 MiB the server may send (never sent instead)
+    REPLY_TOO_LARGE = "reply_too_large"
     TIMEOUT = "timeout"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
