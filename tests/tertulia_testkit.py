@@ -45,6 +45,12 @@ RELAXED_LIMITS = {
     "message_burst": 1_000_000,
     "request_rate": 1e6,
     "request_burst": 1_000_000,
+    "room_create_per_hour": 1_000_000,
+    "room_create_burst": 1_000_000,
+    "presence_rate": 1e6,
+    "presence_burst": 1_000_000,
+    "typing_rate": 1e6,
+    "typing_burst": 1_000_000,
 }
 
 

@@ -116,6 +116,10 @@ async def test_rooms_and_members(storage: Any, backend: Backend) -> None:
     await storage.create_room("dm:ana:bo", "dm", "ana", members=["ana", "bo"])
 
     assert [r.name for r in await storage.list_public_rooms()] == ["agora", ROOM]
+    # pages: after a name (exclusive), at most ``limit``
+    assert [r.name for r in await storage.list_public_rooms(limit=1)] == ["agora"]
+    assert [r.name for r in await storage.list_public_rooms(after="agora")] == [ROOM]
+    assert [r.name for r in await storage.list_public_rooms(after=ROOM, limit=5)] == []
     assert [r.name for r in await storage.rooms_of("ana")] == ["dm:ana:bo", ROOM, "secret"]
     assert [r.name for r in await storage.rooms_of("bo")] == ["dm:ana:bo", "secret"]
     assert await storage.rooms_of("nobody") == []

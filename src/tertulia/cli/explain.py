@@ -84,6 +84,16 @@ def _invalid_argument(p: dict[str, Any], message: str) -> str:
     return message
 
 
+def _rate_limited(p: dict[str, Any], message: str) -> str:
+    wait = p.get("retry_after")
+    after = f"; try again in {wait} s" if isinstance(wait, int | float) else ""
+    if p.get("limit") == "room_creation":
+        return f"you created too many rooms recently{after}"
+    if p.get("limit") == "presence_rate":
+        return f"presence changed too often{after}"
+    return "sending too fast; slow down"
+
+
 _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "auth_failed": lambda p, _: (
         "login failed: wrong user name or password (or the account is disabled)"
@@ -100,7 +110,7 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "text_too_long": _text_too_long,
     "frame_too_large": _frame_too_large,
     "invalid_argument": _invalid_argument,
-    "rate_limited": lambda p, _: "sending too fast; slow down",
+    "rate_limited": _rate_limited,
     "busy": lambda p, _: (
         f"the server is busy checking passwords; try again in {p.get('retry_after', 1)} s"
     ),
@@ -111,6 +121,9 @@ _EXPLAIN: dict[str, Callable[[dict[str, Any], str], str]] = {
     "too_many_invitations": lambda p, _: (
         f"{p.get('user', 'that user')!r} already has {p.get('max', 'the most')} pending"
         " invitations; they must accept or decline some first"
+    ),
+    "reply_too_large": lambda p, _: (
+        "the server's answer would be too large to send; ask for a smaller page"
     ),
 }
 

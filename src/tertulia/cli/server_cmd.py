@@ -219,10 +219,12 @@ async def serve(cfg: ServerConfig, reload_config: Callable[[], ServerConfig] | N
     from tertulia.cli.server_banner import announce
     from tertulia.server.app import Server
     from tertulia.server.bus.base import BusError
+    from tertulia.server.memory import tune_allocator
     from tertulia.server.startup import StartupError
     from tertulia.server.storage.base import StorageError
     from tertulia.transport.tls import TLSIdentityError
 
+    tune_allocator()  # process-wide, so here and not in Server (tests embed servers)
     server: Server | None = None
     try:
         server = Server(cfg)

@@ -113,6 +113,9 @@ _JOIN_FATAL = frozenset(
 _TRANSIENT_PAUSE = 1.0
 #: Seconds between cursor-file writes (the persisted cursor lags delivery by at most this).
 _CURSOR_SAVE_DELAY = 0.2
+#: pages of one list (``room_list``, ``member_list``) followed at most: 100 entries each by
+#: default, so a million rooms; the bound only stops a server whose cursor never ends
+_MAX_PAGES = 10_000
 _CLOSED = object()
 
 
@@ -577,14 +580,33 @@ class Client:
         )
 
     async def list_rooms(self) -> list[m.RoomInfo]:
-        """Rooms you are in (``joined``) and public rooms you could join."""
-        return (await self._request(m.ListRooms(id=0), m.RoomList)).rooms
+        """Rooms you are in (``joined``) and public rooms you could join, sorted by name.
+
+        The server answers in pages (``room_list.next``); this follows them all, so callers
+        get every room. An older server sends one page without ``next``.
+        """
+        rooms: list[m.RoomInfo] = []
+        cursor: str | None = None
+        for _ in range(_MAX_PAGES):
+            page = await self._request(m.ListRooms(id=0, cursor=cursor), m.RoomList)
+            rooms.extend(page.rooms)
+            if page.next is None or (cursor is not None and page.next <= cursor):
+                break  # the last page (or a server whose cursor does not move on)
+            cursor = page.next
+        return rooms
 
     async def members(self, room: str) -> list[m.Member]:
-        """The members of ``room`` with their presence."""
-        return (
-            await self._request(m.Members(id=0, room=normalize_name(room)), m.MemberList)
-        ).members
+        """The members of ``room`` with their presence (every page of ``member_list``)."""
+        name = normalize_name(room)
+        members: list[m.Member] = []
+        cursor: str | None = None
+        for _ in range(_MAX_PAGES):
+            page = await self._request(m.Members(id=0, room=name, cursor=cursor), m.MemberList)
+            members.extend(page.members)
+            if page.next is None or (cursor is not None and page.next <= cursor):
+                break
+            cursor = page.next
+        return members
 
     async def open_dm(self, user: str) -> m.RoomInfo:
         """The direct-message room with ``user`` (created on first use); send to ``.name``."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from tertulia.client.connection import RefusedLocally
 from tertulia.proto import messages as m
+from tertulia.proto.text import is_blank
 
 __all__ = ["message_refusal", "unencodable"]
 
@@ -36,9 +37,11 @@ def message_refusal(text: str, limits: m.Limits | None) -> RefusedLocally | None
     """The refusal the server would answer ``send`` with ``text``, as far as it can be known
     here, or ``None``. ``limits`` from ``hello_ok``; ``None`` (not connected yet) checks only
     what does not depend on them."""
-    if not text.strip():
+    if is_blank(text):
         return RefusedLocally(
-            "invalid_argument", "text is empty or only white space", {"field": "text"}
+            "invalid_argument",
+            "text is empty or only white space or invisible characters",
+            {"field": "text"},
         )
     if limits is not None and len(text) > limits.max_text:
         return RefusedLocally(

@@ -7,6 +7,7 @@ of its requests failed; the connection stays usable (the frame boundary is intac
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -29,6 +30,8 @@ _loose = msgspec.json.Decoder()
 #: what msgspec may raise on hostile input: invalid UTF-8 inside a string surfaces as
 #: UnicodeDecodeError, pathological nesting as RecursionError
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+#: msgspec's wording for an integer outside its ``Meta(ge=..., le=...)`` range, and where
+_OUT_OF_RANGE = re.compile(r"Expected `int` ([<>])= (-?\d+) - at `\$\.(\w+)")
 
 
 def encode_body(msg: msgspec.Struct) -> bytes:
@@ -86,6 +89,16 @@ def _explain(body: bytes, exc: Exception, known: frozenset[str]) -> RemoteProtoc
             f"unknown message type {mtype[:64]!r}",
             request_id=rid,
             params={"type": mtype[:64]},
+        )
+    if isinstance(exc, msgspec.ValidationError) and (hit := _OUT_OF_RANGE.match(str(exc))):
+        # a well-typed integer outside its documented range (docs/protocol.md, section 3):
+        # refused here, before it can reach a comparison, a timer or a 64-bit storage column
+        bound = "min" if hit.group(1) == ">" else "max"
+        return RemoteProtocolError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{hit.group(3)} out of range in {mtype!r}: {exc}"[:300],
+            request_id=rid,
+            params={"type": mtype, "field": hit.group(3), bound: int(hit.group(2))},
         )
     return RemoteProtocolError(
         ErrorCode.BAD_MESSAGE,

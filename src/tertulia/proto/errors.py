@@ -59,6 +59,8 @@ class ErrorCode(StrEnum):
     #: the server is hashing as many passwords as it takes: retry after ``retry_after``
     BUSY = "busy"
     SLOW_CONSUMER = "slow_consumer"
+    #: the answer would be a frame over the 16 MiB the server may send (never sent instead)
+    REPLY_TOO_LARGE = "reply_too_large"
     TIMEOUT = "timeout"
     SHUTTING_DOWN = "shutting_down"
     #: the server's disk is full: nothing was stored; retry after ``params.retry_after``

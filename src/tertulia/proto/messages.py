@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "MAX_INT",
+    "MAX_LIST_PAGE",
     "MAX_SERVER_FRAME",
     "PROTOCOL_VERSION",
     "AcceptInvitation",
@@ -97,6 +99,17 @@ RequestId = (
     Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
     | Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 )
+#: the largest integer any client field may carry (seq cursors, limits, counts, nonces): 2^53 - 1,
+#: exact in every JSON implementation and far below SQLite's and PostgreSQL's 64-bit columns, so
+#: no client value can overflow storage. Out of range is refused at decode time (``codec``).
+MAX_INT = 2**53 - 1
+#: a non-negative integer field: seq cursors, page sizes, durations, nonces
+Uint = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+#: the most entries of one ``room_list`` or ``member_list`` page (the server may send fewer)
+MAX_LIST_PAGE = 500
+#: a list cursor: the name of the last entry of the previous page (names are short; this bound
+#: only keeps hostile cursors cheap)
+Cursor = Annotated[str, msgspec.Meta(max_length=256)]
 #: the largest frame a server may send (a full history page of maximal messages fits); clients
 #: must accept frames up to this size whatever the announced client->server limits are
 MAX_SERVER_FRAME = 16 * 1024 * 1024
@@ -177,7 +190,7 @@ class Invitation(msgspec.Struct, kw_only=True):
 
 class Hello(_Msg, tag="hello"):
     id: RequestId
-    versions: list[int]
+    versions: Annotated[list[Uint], msgspec.Meta(max_length=64)]
     client: str = ""
 
 
@@ -215,7 +228,14 @@ class Leave(_Msg, tag="leave"):
 
 
 class ListRooms(_Msg, tag="list_rooms"):
+    """One page of rooms, sorted by name: those after ``cursor`` (``null``: from the start).
+
+    ``limit`` asks for at most that many (the server caps it at its own page size).
+    """
+
     id: RequestId
+    cursor: Cursor | None = None
+    limit: Uint | None = None
 
 
 class Invite(_Msg, tag="invite"):
@@ -260,20 +280,24 @@ class Send(_Msg, tag="send"):
 class History(_Msg, tag="history"):
     id: RequestId
     room: str
-    before: int | None = None
-    after: int | None = None
-    limit: int = 50
+    before: Uint | None = None
+    after: Uint | None = None
+    limit: Uint = 50
 
 
 class Members(_Msg, tag="members"):
+    """One page of ``room``'s members, sorted by name, after ``cursor`` (like ``list_rooms``)."""
+
     id: RequestId
     room: str
+    cursor: Cursor | None = None
+    limit: Uint | None = None
 
 
 class MarkRead(_Msg, tag="mark_read"):
     id: RequestId
     room: str
-    seq: int
+    seq: Uint
 
 
 class Presence(_Msg, tag="set_presence"):
@@ -285,7 +309,7 @@ class Sync(_Msg, tag="sync"):
     """Replay every message after ``cursors[room]`` for each room, then switch to live."""
 
     id: RequestId
-    cursors: dict[str, int]
+    cursors: dict[str, Uint]
 
 
 class Ping(_Msg, tag="ping"):
@@ -301,7 +325,7 @@ class Typing(_Msg, tag="typing"):
 class Pong(_Msg, tag="pong"):
     """Notice: answer to a server ``ping`` carrying its ``nonce``."""
 
-    nonce: int
+    nonce: Uint
 
 
 class Resume(_Msg, tag="resume"):
@@ -338,8 +362,12 @@ class Unban(_Msg, tag="unban"):
 
 
 class Bans(_Msg, tag="bans"):
+    """One page of ``room``'s bans, sorted by user name, after ``cursor`` (like ``list_rooms``)."""
+
     id: RequestId
     room: str
+    cursor: Cursor | None = None
+    limit: Uint | None = None
 
 
 class Mute(_Msg, tag="mute"):
@@ -348,7 +376,7 @@ class Mute(_Msg, tag="mute"):
     id: RequestId
     room: str
     user: str
-    seconds: int | None = None
+    seconds: Uint | None = None
 
 
 class Unmute(_Msg, tag="unmute"):
@@ -448,6 +476,8 @@ class RoomReply(_Msg, tag="room"):
 class RoomList(_Msg, tag="room_list"):
     id: RequestId
     rooms: list[RoomInfo]
+    #: ``cursor`` for the next page; ``null`` on the last page
+    next: str | None = None
 
 
 class Sent(_Msg, tag="sent"):
@@ -484,6 +514,8 @@ class MemberList(_Msg, tag="member_list"):
     id: RequestId
     room: str
     members: list[Member]
+    #: ``cursor`` for the next page; ``null`` on the last page
+    next: str | None = None
 
 
 class Synced(_Msg, tag="synced"):
@@ -596,6 +628,8 @@ class BanList(_Msg, tag="ban_list"):
     id: RequestId
     room: str
     bans: list[BanEntry]
+    #: ``cursor`` for the next page; ``null`` on the last page
+    next: str | None = None
 
 
 class ServerPing(_Msg, tag="ping"):

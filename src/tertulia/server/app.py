@@ -25,10 +25,12 @@ from tertulia.server.bus.base import Bus, BusError
 from tertulia.server.bus.local import LocalBus
 from tertulia.server.config import ServerConfig
 from tertulia.server.datadir import DataDirLock, prepare_data_dir
+from tertulia.server.error_log import ErrorLog
 from tertulia.server.guard import Guard
 from tertulia.server.http import HttpListener, Page
 from tertulia.server.hub import Hub
 from tertulia.server.listener import Listener
+from tertulia.server.memory import Trimmer
 from tertulia.server.passwords import Passwords
 from tertulia.server.session import Session
 from tertulia.server.startup import (
@@ -144,7 +146,12 @@ class Server:
         self.storage = storage or open_storage(config)
         self.bus = bus or open_bus(config)
         self.passwords = Passwords(config.passwords)
-        self.hub = Hub(self.storage, session_grace=config.heartbeat.session_grace, bus=self.bus)
+        self.hub = Hub(
+            self.storage,
+            session_grace=config.heartbeat.session_grace,
+            bus=self.bus,
+            presence_fanout_rate=config.limits.presence_fanout_rate,
+        )
         self.sessions: set[Session] = set()
         self.identity: ServerIdentity | None = None
         self.guard = Guard(config.limits)
@@ -153,6 +160,10 @@ class Server:
         #: connections ended by a TLS record that failed its integrity check: "here" (we
         #: detected it) or "by_peer" (the client's bad_record_mac alert)
         self.tls_integrity_failures: collections.Counter[str] = collections.Counter()
+        #: errors answered to clients (by code) and internal ones logged at a bounded rate
+        self.error_log = ErrorLog(logging.getLogger("tertulia.server.session"))
+        #: gives freed memory back to the system after connections with large output closed
+        self.trimmer = Trimmer()
         self._ssl: ssl.SSLContext | None = None
         self._listener: Listener | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -414,6 +425,7 @@ class Server:
                     session.tick(now)
                 except Exception:
                     log.exception("heartbeat tick failed for %r", session)
+            self.trimmer.tick(now)
 
     async def stop(self) -> None:
         """Graceful shutdown: commits in flight finish and are acknowledged first."""

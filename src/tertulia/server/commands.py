@@ -15,6 +15,7 @@ from typing import Any, Literal
 from tertulia import __version__
 from tertulia.proto import PROTOCOL_VERSION, ErrorCode
 from tertulia.proto import messages as m
+from tertulia.proto.text import is_blank
 from tertulia.server.bus.base import (
     MemberChanged,
     PresenceChanged,
@@ -32,6 +33,7 @@ from tertulia.server.names import (
     normalize_name,
     skeleton,
 )
+from tertulia.server.paging import page_of, page_size
 from tertulia.server.room_rules import (
     check_can_speak,
     check_not_banned,
@@ -48,8 +50,14 @@ __all__ = ["HANDLERS", "send"]
 SUPPORTED_VERSIONS = (PROTOCOL_VERSION,)
 MAX_PASSWORD = 1024
 MAX_MSG_ID = 64
-#: messages replayed per storage read during ``sync``
-SYNC_PAGE = 500
+#: messages replayed per storage read during ``sync``: one page is what a replay adds to the
+#: connection's output budget at most (50 maximal messages: about 0.8 MB), and the next page
+#: is read only once the peer has drained below the budget (``Session.writable``)
+SYNC_PAGE = 50
+#: bytes of message text in one ``history_page`` at most: a page of ``max_history_page``
+#: maximal messages would be 3.2 MB (and the reply is held until the peer reads it); a page
+#: cut here says ``more: true``, and paging by the first or last ``seq`` goes on as usual
+HISTORY_PAGE_BYTES = 1024 * 1024
 
 
 def _name(session: Session, raw: str, field: str) -> str:
@@ -280,6 +288,7 @@ async def create_room(session: Session, msg: m.CreateRoom) -> m.RoomReply:
     name = _new_name(session, msg.room, "room")
     _check_topic(session, msg.topic)
     await check_room_quota(session, user)
+    session.server.guard.check_room_creation(user)
     try:
         await session.server.storage.create_room(
             name, msg.visibility, user, topic=msg.topic, members=[user]
@@ -365,17 +374,21 @@ async def leave(session: Session, msg: m.Leave) -> m.Ok:
 
 
 async def list_rooms(session: Session, msg: m.ListRooms) -> m.RoomList:
+    """One page: the user's rooms and the public ones, merged by name after ``msg.cursor``."""
     user = _user(session)
     storage = session.server.storage
+    size = page_size(msg.limit, session.server.config.limits.max_list_page)
     markers = await storage.read_markers(user)
-    names = {r.name for r in await storage.rooms_of(user)}
-    names.update(r.name for r in await storage.list_public_rooms())
+    # own rooms are at most max_rooms; public ones are read one page (and one more) at a time
+    names = [r.name for r in await storage.rooms_of(user)]
+    names += [r.name for r in await storage.list_public_rooms(after=msg.cursor, limit=size + 1)]
+    page, next_cursor = page_of(names, msg.cursor, size)
     infos = []
-    for name in sorted(names):
+    for name in page:
         room = await session.hub.room(name)
         if room is not None:
             infos.append(room.info(user, markers.get(name, 0)))
-    return m.RoomList(id=msg.id, rooms=infos)
+    return m.RoomList(id=msg.id, rooms=infos, next=next_cursor)
 
 
 def _check_topic(session: Session, topic: str) -> None:
@@ -415,6 +428,7 @@ async def open_dm(session: Session, msg: m.OpenDm) -> m.RoomReply:
     if await hub.room(name) is None:
         await check_room_quota(session, user)
         await check_room_quota(session, peer, field="user")
+        session.server.guard.check_room_creation(user)
         try:
             await storage.create_room(name, "dm", user, members=[user, peer])
             created = True
@@ -444,17 +458,14 @@ async def members(session: Session, msg: m.Members) -> m.MemberList:
     user = _user(session)
     room = await session.hub.member_room(user, _room_name(session, msg.room))
     hub = session.hub
+    size = page_size(msg.limit, session.server.config.limits.max_list_page)
+    page, next_cursor = page_of(room.members, msg.cursor, size)
     return m.MemberList(
         id=msg.id,
         room=room.name,
-        members=[
-            m.Member(user=u, presence=hub.presence_of(u), role=room.role_of(u))
-            for u in sorted(room.members)
-        ],
+        members=[m.Member(user=u, presence=hub.presence_of(u), role=room.role_of(u)) for u in page],
+        next=next_cursor,
     )
-
-
-# ---------------------------------------------------------------------- messages
 
 
 async def send(session: Session, msg: m.Send) -> None:
@@ -469,8 +480,10 @@ async def send(session: Session, msg: m.Send) -> None:
     limit = session.server.config.limits.max_text
     if len(msg.text) > limit:
         raise CommandError(ErrorCode.TEXT_TOO_LONG, f"text exceeds {limit} characters", max=limit)
-    if not msg.text.strip():
-        raise CommandError(ErrorCode.INVALID_ARGUMENT, "text is empty", field="text")
+    if is_blank(msg.text):
+        raise CommandError(
+            ErrorCode.INVALID_ARGUMENT, "text has no visible character", field="text"
+        )
     await session.wait_room_slot()
     new = NewMessage(
         room=name,
@@ -503,9 +516,26 @@ async def history(session: Session, msg: m.History) -> m.HistoryPage:
         room.name, before=msg.before, after=msg.after, limit=msg.limit + 1
     )
     more = len(rows) > msg.limit
+    forward = msg.after is not None
     if more:
-        rows = rows[: msg.limit] if msg.after is not None else rows[1:]
+        rows = rows[: msg.limit] if forward else rows[1:]
+    keep = _within_page_bytes(rows if forward else rows[::-1])
+    if keep < len(rows):
+        more = True
+        rows = rows[:keep] if forward else rows[len(rows) - keep :]
     return m.HistoryPage(id=msg.id, room=room.name, messages=[_message(r) for r in rows], more=more)
+
+
+def _within_page_bytes(rows: Any) -> int:
+    """How many of ``rows`` (in the order they are kept) fit in ``HISTORY_PAGE_BYTES`` of
+    text; at least one, so paging always moves on."""
+    total = 0
+    for n, r in enumerate(rows):
+        text = r.text
+        total += 200 + (len(text) if text.isascii() else len(text.encode("utf-8", "replace")))
+        if total > HISTORY_PAGE_BYTES and n > 0:
+            return n
+    return len(rows)
 
 
 def _message(r: Any) -> m.Message:
@@ -539,6 +569,9 @@ async def set_presence(session: Session, msg: m.Presence) -> m.Ok:
     hub = session.hub
     state = hub.users[_user(session)]
     if state.status != msg.status:
+        # per user, across their connections (30 connections must not mean 30 times the rate);
+        # setting the status it already has costs nothing and changes nothing
+        session.server.guard.check_presence(state.name)
         state.status = msg.status
         hub.publish(PresenceChanged(origin=hub.bus.node_id, user=state.name, status=msg.status))
     return m.Ok(id=msg.id)
@@ -550,6 +583,8 @@ async def typing(session: Session, msg: m.Typing) -> None:
     room = await hub.member_room(user, _room_name(session, msg.room))
     if room.muted_until(user, int(time.time() * 1000)) is not False:
         return  # a muted member's typing is not shown (a notice: no error either)
+    if not session.server.guard.allow_typing(user):
+        return  # over the user's typing rate: dropped (a notice gets no answer)
     hub.publish(TypingNotice(origin=hub.bus.node_id, room=room.name, user=user))
 
 
@@ -585,6 +620,7 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
         session.syncing.add(name)
         try:
             while not session.closing:
+                await session.writable()  # produce a page only when the last one has drained
                 rows = await storage.history(name, after=cursor, limit=SYNC_PAGE)
                 if not rows:
                     break
@@ -597,9 +633,9 @@ async def sync(session: Session, msg: m.Sync) -> m.Synced:
                     if not skip_from <= r.seq <= skip_to:
                         session.send(_message(r))
                     cursor = r.seq
+                del rows  # not held while waiting for the peer
                 if ahead or cursor >= room.delivered_seq:
                     break
-                await session.writer.drain()  # pace a long replay by the peer's reading
         finally:
             session.syncing.discard(name)
             # live delivery resumes after what the replay covered

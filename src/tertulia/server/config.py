@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tertulia.proto.messages import MAX_LIST_PAGE, MAX_SERVER_FRAME
+
 __all__ = [
     "BusConfig",
     "ConfigError",
@@ -93,6 +95,29 @@ class LimitsConfig:
     #: per inviter, across their connections: invitations made per second, and the burst
     invitation_rate: float = 0.2
     invitation_burst: int = 10
+    #: entries per page of ``room_list``, ``member_list`` and ``ban_list`` (a client may ask
+    #: for fewer); bounded so that a page of maximal entries fits in a 16 MiB server frame
+    max_list_page: int = 100
+    #: rooms one user may create (``create_room``, a new DM): a bucket of ``room_create_burst``
+    #: refilled at ``room_create_per_hour``; ``max_rooms_per_user`` counts only current
+    #: memberships, so without this a create/leave loop fills ``list_rooms`` for everyone
+    room_create_per_hour: int = 30
+    room_create_burst: int = 10
+    #: per user, across their connections: ``set_presence`` changes and ``typing`` notices
+    presence_rate: float = 1.0
+    presence_burst: int = 5
+    typing_rate: float = 2.0
+    typing_burst: int = 10
+    #: presence frames about one user that each receiver gets per second at most: faster
+    #: changes are coalesced, the last state wins
+    presence_fanout_rate: float = 2.0
+    #: a connection's output budget: requests are handled (replies, history and sync pages
+    #: produced) only while its queued bytes are below this (at most half ``max_send_buffer``);
+    #: above it the server stops reading from it until the peer reads
+    output_low_water: int = 256 * 1024
+    #: seconds a connection may stay above ``output_low_water`` while a request of its waits;
+    #: then it is dropped as a slow consumer (it reconnects and catches up with ``sync``)
+    output_stall_timeout: float = 10.0
     #: networks exempt from the per-address limits above (connections per IP, registrations
     #: and failed logins per IP): local tooling. Per-user and per-connection limits still apply.
     exempt_networks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
@@ -245,15 +270,26 @@ class ServerConfig:
             "max_rooms_per_user",
             "max_pending_invitations",
             "invitation_burst",
+            "max_list_page",
+            "room_create_per_hour",
+            "room_create_burst",
+            "presence_burst",
+            "typing_burst",
+            "output_low_water",
         ):
             if getattr(lim, name) < 1:
                 raise ConfigError(f"limits.{name} must be positive")
+        self._validate_reply_sizes()
         for name in (
             "message_rate",
             "request_rate",
             "invitation_rate",
             "login_failure_window",
             "login_timeout",
+            "presence_rate",
+            "typing_rate",
+            "presence_fanout_rate",
+            "output_stall_timeout",
         ):
             if not getattr(lim, name) > 0:
                 raise ConfigError(f"limits.{name} must be positive")
@@ -271,6 +307,20 @@ class ServerConfig:
         if self.heartbeat.session_grace < 0:
             raise ConfigError("heartbeat.session_grace must be >= 0")
         self._validate_operations()
+
+    def _validate_reply_sizes(self) -> None:
+        """Every reply page must fit in a server frame (docs/protocol.md: at most 16 MiB), so
+        that no request can make the server produce a frame the client would refuse."""
+        lim = self.limits
+        if lim.max_list_page > MAX_LIST_PAGE:
+            raise ConfigError(f"limits.max_list_page must be at most {MAX_LIST_PAGE}")
+        # JSON escapes a control character as \u00XX: at most 6 bytes per character
+        room_info = 512 + 6 * (2 * lim.max_name + 8) + 6 * lim.max_topic
+        if lim.max_list_page * room_info > MAX_SERVER_FRAME:
+            raise ConfigError("limits.max_list_page * limits.max_topic: a page exceeds 16 MiB")
+        message = 512 + 6 * (2 * lim.max_name + 8) + 6 * 64 + 6 * lim.max_text
+        if lim.max_history_page * message > MAX_SERVER_FRAME:
+            raise ConfigError("limits.max_history_page * limits.max_text: a page exceeds 16 MiB")
 
     def _validate_operations(self) -> None:
         """Store, bus, HTTP listener and logging."""

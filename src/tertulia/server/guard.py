@@ -65,6 +65,15 @@ class Guard:
             limits.registrations_per_ip_per_hour,
             clock=clock,
         )
+        self.room_creations: KeyedBuckets[str] = KeyedBuckets(
+            limits.room_create_per_hour / 3600.0, limits.room_create_burst, clock=clock
+        )
+        self.presence: KeyedBuckets[str] = KeyedBuckets(
+            limits.presence_rate, limits.presence_burst, clock=clock
+        )
+        self.typing: KeyedBuckets[str] = KeyedBuckets(
+            limits.typing_rate, limits.typing_burst, clock=clock
+        )
         old_accounts = getattr(self, "login_accounts", None)
         old_ips = getattr(self, "login_ips", None)
         self.login_accounts: FailureThrottle[str] = FailureThrottle(
@@ -133,6 +142,38 @@ class Guard:
                 retry_after=retry_after(wait),
                 limit="invitation_rate",
             )
+
+    def check_room_creation(self, user: str) -> None:
+        """Before creating a room (or a new DM) for ``user``: ``rate_limited`` when too many."""
+        wait = self.room_creations.take(user)
+        if wait > 0:
+            self.refusals["room_creation"] += 1
+            raise CommandError(
+                ErrorCode.RATE_LIMITED,
+                "too many rooms created: try again later",
+                retry_after=retry_after(wait),
+                limit="room_creation",
+            )
+
+    def check_presence(self, user: str) -> None:
+        """``set_presence`` of ``user`` from any of their connections."""
+        wait = self.presence.take(user)
+        if wait > 0:
+            self.refusals["presence_rate"] += 1
+            raise CommandError(
+                ErrorCode.RATE_LIMITED,
+                "slow down: presence changes too often",
+                retry_after=retry_after(wait),
+                limit="presence_rate",
+            )
+
+    def allow_typing(self, user: str) -> bool:
+        """A ``typing`` notice of ``user`` may be fanned out (a notice: refused ones are
+        dropped without an answer, as notices get none)."""
+        if self.typing.take(user) > 0:
+            self.refusals["typing_rate"] += 1
+            return False
+        return True
 
     # -- accounts ----------------------------------------------------------------------------
     def check_registration(self, ip: str) -> None:

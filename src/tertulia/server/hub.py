@@ -44,6 +44,7 @@ from tertulia.server.errors import CommandError
 from tertulia.server.metrics import Histogram
 from tertulia.server.moderation_events import apply_moderation
 from tertulia.server.names import dm_peer
+from tertulia.server.presence_gate import PresenceGate
 from tertulia.server.storage.base import (
     NewMessage,
     Role,
@@ -126,7 +127,12 @@ class Hub:
     GAP_WAIT = 0.25
 
     def __init__(
-        self, storage: Storage, *, session_grace: float = 30.0, bus: Bus | None = None
+        self,
+        storage: Storage,
+        *,
+        session_grace: float = 30.0,
+        bus: Bus | None = None,
+        presence_fanout_rate: float = 2.0,
     ) -> None:
         self.storage = storage
         self.bus = bus or LocalBus()
@@ -147,6 +153,10 @@ class Hub:
         #: writes refused for a full disk: counts, the bounded log line, the error to answer
         self.storage_full = StorageFull()
         self.bus.presence.bind(self._local_presence, self._remote_presence_changed)
+        #: at most ``presence_fanout_rate`` presence frames per user per receiver per second
+        self.presence_gate = PresenceGate(
+            1.0 / presence_fanout_rate, self._broadcast_presence_now, self.presence_of
+        )
 
     # ------------------------------------------------------------------ rooms
     async def room(self, name: str) -> RoomState | None:
@@ -292,6 +302,7 @@ class Hub:
 
     def release_all(self) -> None:
         """Cancel every grace timer (server shutdown)."""
+        self.presence_gate.cancel_all()
         for state in self.users.values():
             if state.expiry is not None:
                 state.expiry.cancel()
@@ -339,7 +350,13 @@ class Hub:
     def broadcast_presence_of(
         self, user: str, status: Literal["online", "away", "offline"]
     ) -> None:
-        """:meth:`broadcast_presence` for a user who may not be (or no longer be) local."""
+        """:meth:`broadcast_presence` for a user who may not be (or no longer be) local,
+        through the presence gate (coalesced: the last state wins)."""
+        self.presence_gate.changed(user, status)
+
+    def _broadcast_presence_now(
+        self, user: str, status: Literal["online", "away", "offline"]
+    ) -> None:
         state = self.users.get(user)
         if state is None:
             rooms = {name for name, room in self.rooms.items() if user in room.members}

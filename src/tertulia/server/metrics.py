@@ -170,6 +170,7 @@ def render_metrics(server: Server) -> str:
     integrity: dict[str, int] = dict(getattr(server, "tls_integrity_failures", {}))
     for where in ("here", "by_peer"):
         out.sample("tertulia_tls_integrity_failures_total", integrity.get(where, 0), detected=where)
+    _error_metrics(out, server)
     _storage_metrics(out, server.storage)
     full = hub.storage_full
     out.metric(
@@ -253,6 +254,29 @@ def _process_metrics(out: _Out, rss: int | None) -> None:
         version=__version__,
         python=platform.python_version(),
         implementation=platform.python_implementation(),
+    )
+
+
+def _error_metrics(out: _Out, server: Server) -> None:
+    errors = getattr(server, "error_log", None)
+    if errors is None:
+        return
+    out.head(
+        "tertulia_request_errors_total", "counter", "Error frames answered to clients, by code."
+    )
+    for code, n in sorted(errors.answered.items()):
+        out.sample("tertulia_request_errors_total", n, code=code)
+    out.metric(
+        "tertulia_internal_errors_total",
+        "counter",
+        "Requests that failed unexpectedly (answered internal; a bug).",
+        errors.internal,
+    )
+    out.metric(
+        "tertulia_log_lines_suppressed_total",
+        "counter",
+        "Error log lines left out by the log rate limit.",
+        errors.suppressed,
     )
 
 

@@ -32,6 +32,7 @@ from tertulia.server.bus.base import (
 from tertulia.server.commands import Handler, _name, _room_name
 from tertulia.server.errors import CommandError
 from tertulia.server.hub import RoomState
+from tertulia.server.paging import page_of, page_size
 from tertulia.server.session import Session
 from tertulia.server.storage.base import Role, UnknownRoomError
 
@@ -115,11 +116,14 @@ async def unban(session: Session, msg: m.Unban) -> m.Ok:
 
 async def bans(session: Session, msg: m.Bans) -> m.BanList:
     room, _ = await require_rank(session, msg.room, "moderator")
+    records = {b.user: b for b in await session.server.storage.bans(room.name)}
+    size = page_size(msg.limit, session.server.config.limits.max_list_page)
+    page, next_cursor = page_of(records, msg.cursor, size)
     entries = [
         m.BanEntry(user=b.user, by=b.banned_by, reason=b.reason, ts=b.created_at)
-        for b in await session.server.storage.bans(room.name)
+        for b in (records[u] for u in page)
     ]
-    return m.BanList(id=msg.id, room=room.name, bans=entries)
+    return m.BanList(id=msg.id, room=room.name, bans=entries, next=next_cursor)
 
 
 async def mute(session: Session, msg: m.Mute) -> m.Ok:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from tertulia.proto import ErrorCode, RemoteProtocolError, ServerConnection, encode
 from tertulia.proto import messages as m
+from tertulia.proto.framing import HEADER
 from tertulia.server.audit import log_disconnect
 from tertulia.server.errors import CommandError
 from tertulia.server.limits import retry_after
@@ -49,6 +50,8 @@ _PRE_AUTH_ALLOWED = (m.Hello, m.Register, m.Login, m.Resume, m.Ping, m.Pong)
 _READ_SIZE = 65536
 #: pending bytes that trigger an immediate flush instead of waiting for the end of the pass
 _FLUSH_AT = 65536
+#: a connection that had this much output queued asks for the allocator to be trimmed on close
+_TRIM_AFTER = 256 * 1024
 
 
 class Session:
@@ -67,6 +70,11 @@ class Session:
             max_frame_pre_auth=limits.max_frame_pre_auth, max_frame=limits.max_frame
         )
         self.max_send_buffer = limits.max_send_buffer
+        #: the output budget (docs/security.md, "Memory per connection"): a request is handled
+        #: only while the queued output is at most this; the transport pauses ``drain`` above it
+        self.low_water = min(limits.output_low_water, limits.max_send_buffer // 2)
+        self.stall_timeout = limits.output_stall_timeout
+        self.transport.set_write_buffer_limits(high=self.low_water, low=self.low_water // 2)
         self.max_inflight = limits.max_inflight_sends
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
@@ -100,6 +108,8 @@ class Session:
         #: frames written in this loop pass, flushed together by ``_flush``
         self._out: list[bytes] = []
         self._out_bytes = 0
+        #: the most output this connection had queued (its memory is trimmed after it closes)
+        self.peak_queued = 0
         self._loop = asyncio.get_running_loop()
 
     def __repr__(self) -> str:
@@ -126,6 +136,9 @@ class Session:
         """Queue ``frame`` for the peer; it leaves with the others of this loop pass."""
         if self.closing:
             return
+        if len(frame) - HEADER.size > m.MAX_SERVER_FRAME:
+            self._oversize(frame, None, "event")
+            return
         out = self._out
         out.append(frame)
         self._out_bytes += len(frame)
@@ -146,15 +159,62 @@ class Session:
             return
         transport = self.transport
         transport.write(data)
-        if transport.get_write_buffer_size() > self.max_send_buffer:
+        queued = transport.get_write_buffer_size()
+        if queued > self.peak_queued:
+            self.peak_queued = queued
+        if queued > self.max_send_buffer:
             self.close(ErrorCode.SLOW_CONSUMER, "send buffer full: reconnect and sync", abort=True)
 
+    async def writable(self) -> None:
+        """Return once this connection's queued output is within its budget (``low_water``).
+
+        Called before a request is handled and before each page of a replay, so that replies,
+        history and sync pages are produced only as fast as the peer reads them: a client that
+        asks and never reads holds at most the budget plus one reply, instead of whatever its
+        requests would produce. Meanwhile nothing more is read from it (its requests wait in
+        the kernel). A peer that does not drain within ``stall_timeout`` is dropped as a slow
+        consumer; a lost connection raises ``ConnectionError`` (the dispatcher closes).
+        """
+        self._flush()
+        if self.closing or self.transport.get_write_buffer_size() <= self.low_water:
+            return
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.stall_timeout)
+        except TimeoutError:
+            self.close(ErrorCode.SLOW_CONSUMER, "not reading: reconnect and sync", abort=True)
+            raise ConnectionError("slow consumer dropped") from None
+
     def send(self, msg: Any) -> None:
-        self.write(encode(msg))
+        """Encode and queue ``msg``; a reply too large for the protocol becomes an error."""
+        frame = encode(msg)
+        if len(frame) - HEADER.size > m.MAX_SERVER_FRAME:
+            self._oversize(frame, getattr(msg, "id", None), type(msg).__name__)
+            return
+        self.write(frame)
+
+    def _oversize(self, frame: bytes, request_id: str | int | None, what: str) -> None:
+        """A frame over ``MAX_SERVER_FRAME`` is never sent: the client would drop the
+        connection on its header. A reply is answered ``reply_too_large`` instead (the
+        configuration bounds every page, so this is a bug, counted and logged at a bounded
+        rate); an event is dropped."""
+        size = len(frame) - HEADER.size
+        self.server.error_log.internal_error(
+            f"{what} of {size} bytes over the {m.MAX_SERVER_FRAME} a server may send, for {self!r}",
+            RuntimeError("oversize frame not sent"),
+        )
+        if request_id is not None:
+            self.write_error(
+                request_id,
+                ErrorCode.REPLY_TOO_LARGE,
+                "the reply would exceed the largest frame a server may send",
+                size=size,
+                max=m.MAX_SERVER_FRAME,
+            )
 
     def write_error(
         self, request_id: str | int | None, code: ErrorCode, message: str, **params: Any
     ) -> None:
+        self.server.error_log.answered_error(code.value)
         self.write(encode(m.Error(id=request_id, code=code.value, message=message, params=params)))
 
     def close(
@@ -278,9 +338,12 @@ class Session:
                 raise CommandError(ErrorCode.NOT_AUTHENTICATED, "log in first")
             if isinstance(msg, m.Send):
                 assert self.user is not None
+                await self.writable()
                 self.server.guard.check_message(self.user)
                 await commands.send(self, msg)
                 return
+            if not isinstance(msg, m.Typing | m.Pong):
+                await self.writable()  # no reply is produced while the output is over budget
             if self.inflight and not isinstance(msg, m.Typing | m.Pong):
                 await asyncio.wait(tuple(self.inflight))
             reply = await guarded(self, msg, handler_for(type(msg)))
@@ -300,8 +363,9 @@ class Session:
             log.debug("%r: connection lost while handling a request: %s", self, exc)
             self.close_reason = self.close_reason or f"connection lost: {exc}"
             self.close()
-        except Exception:
-            log.exception("%r: internal error handling %s", self, type(msg).__name__)
+        except Exception as exc:
+            what = f"handling {type(msg).__name__} for {self!r}"
+            self.server.error_log.internal_error(what, exc)
             self.write_error(request_id, ErrorCode.INTERNAL, "internal server error")
 
     async def wait_room_slot(self) -> None:
@@ -318,6 +382,8 @@ class Session:
         log_disconnect(self, self.close_reason or "closed")
         self.hub.detach(self)
         self.server.sessions.discard(self)
+        if self.peak_queued >= _TRIM_AFTER:
+            self.server.trimmer.request()
         try:
             self.writer.close()
             await asyncio.wait_for(self.writer.wait_closed(), timeout=2.0)

@@ -233,7 +233,10 @@ class Storage(abc.ABC):
     async def get_room(self, name: str) -> RoomRecord | None: ...
 
     @abc.abstractmethod
-    async def list_public_rooms(self) -> list[RoomRecord]: ...
+    async def list_public_rooms(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[RoomRecord]:
+        """Open public rooms by name: those after ``after``, at most ``limit`` (a page)."""
 
     @abc.abstractmethod
     async def rooms_of(self, user: str) -> list[RoomRecord]:

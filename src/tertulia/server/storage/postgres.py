@@ -480,11 +480,15 @@ class PostgresStorage(Storage):
         )
         return None if row is None else q.room(row)
 
-    async def list_public_rooms(self) -> list[RoomRecord]:
+    async def list_public_rooms(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[RoomRecord]:
         rows = await self._read(
             lambda c: c.fetch(
                 f"SELECT {q.ROOM_COLS} FROM rooms WHERE visibility = 'public' AND NOT closed"
-                " ORDER BY name"
+                " AND ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2",
+                after,
+                limit,
             )
         )
         return [q.room(r) for r in rows]

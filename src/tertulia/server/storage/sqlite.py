@@ -1077,11 +1077,14 @@ class SqliteStorage(Storage):
         )
         return None if row is None else _room(row)
 
-    async def list_public_rooms(self) -> list[RoomRecord]:
+    async def list_public_rooms(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[RoomRecord]:
         rows = await self._read(
             lambda conn: conn.execute(
                 f"SELECT {_ROOM_COLS} FROM rooms WHERE visibility = 'public' AND closed = 0"
-                " ORDER BY name"
+                " AND (? IS NULL OR name > ?) ORDER BY name LIMIT ?",
+                (after, after, -1 if limit is None else limit),
             ).fetchall()
         )
         return [_room(row) for row in rows]
