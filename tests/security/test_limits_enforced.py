@@ -207,6 +207,37 @@ async def test_failed_logins_are_throttled_per_account(tmp_path: Path) -> None:
         for _ in range(3):
             await expect_code(c, m.Login(id=c.next_id(), user="ghost", password="x"), "auth_failed")
         await expect_code(c, m.Login(id=c.next_id(), user="ghost", password="x"), "login_throttled")
+        # the count is per (account, address): the owner elsewhere is not locked out
+        owner = await connect(srv, "127.0.0.14")
+        await owner.hello()
+        await owner.request(m.Login(id=owner.next_id(), user="alice", password=PASSWORD))
+        stranger = await connect(srv, "127.0.0.15")
+        await stranger.hello()
+        await expect_code(stranger, m.Login(id=1, user="ghost", password="x"), "auth_failed")
+
+
+async def test_failed_logins_are_capped_per_account_across_addresses(tmp_path: Path) -> None:
+    async with strict_server(
+        tmp_path / "s", login_failures_per_account=2, login_failures_per_account_total=4
+    ) as srv:
+        await (await user(srv, "alice", local_ip="127.0.0.16")).close()  # alice's address
+        for ip in ("127.0.0.17", "127.0.0.18"):
+            c = await connect(srv, ip)
+            await c.hello()
+            for _ in range(2):
+                await expect_code(
+                    c, m.Login(id=c.next_id(), user="alice", password="nope"), "auth_failed"
+                )
+        fresh = await connect(srv, "127.0.0.19")
+        await fresh.hello()
+        err = await expect_code(
+            fresh, m.Login(id=fresh.next_id(), user="alice", password=PASSWORD), "login_throttled"
+        )
+        assert err.params["retry_after"] > 0
+        # the address alice logged in from is past the ceiling (its own limit still holds)
+        home = await connect(srv, "127.0.0.16")
+        await home.hello()
+        await home.request(m.Login(id=home.next_id(), user="alice", password=PASSWORD))
 
 
 async def test_failed_logins_are_throttled_per_address(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``guarded`` wraps every handler call of the session: for ``login`` and ``register`` it applies
 the per-account and per-address throttles of the server's ``Guard`` before any password is
-hashed, and records failed logins afterwards. The check is made whether or not the account
+hashed, and records failed logins (and successful ones, which forgive their address's
+failures for that account) afterwards. The check is made whether or not the account
 exists, and a throttled login is refused before the (constant-cost) argon2 verification, so
 neither the answer nor its timing tells an attacker which names are real.
 
@@ -74,6 +75,8 @@ async def _throttled(session: Session, msg: Any, handler: Handler) -> Any:
                 if exc.code is ErrorCode.AUTH_FAILED:
                     guard.login_failed(session.ip, account)
                 raise
+            if session.user is not None:
+                guard.login_succeeded(session.ip, account)
         else:
             result = await handler(session, msg)
     except CommandError as exc:
@@ -85,7 +88,10 @@ async def _throttled(session: Session, msg: Any, handler: Handler) -> Any:
 
 
 async def resume(session: Session, msg: m.Resume) -> None:
-    """Log in with a resume token; a bad token fails like a bad password (and is counted)."""
+    """Log in with a resume token; a bad token fails like a bad password (and is counted).
+
+    Only the address throttle applies, never the account's: the owner's devices get back in
+    however many wrong passwords others have sent for the account."""
     server = session.server
     if session.user is not None:
         raise CommandError(ErrorCode.ALREADY_AUTHENTICATED, "already logged in")
@@ -103,6 +109,8 @@ async def resume(session: Session, msg: m.Resume) -> None:
         refusal="invalid or expired token",
         token_hash=found.token_hash,
     )
+    if session.user is not None:  # the owner's device: its address's typos are forgiven
+        guard.login_succeeded(session.ip, session.user)
 
 
 async def change_password(session: Session, msg: m.ChangePassword) -> m.Ok:

@@ -82,8 +82,12 @@ class LimitsConfig:
     #: open connections per peer address (from TCP accept, TLS handshakes included), and in all
     max_connections_per_ip: int = 32
     max_connections: int = 4096
-    #: failed logins allowed per account and per address within the window (sliding)
+    #: failed logins allowed within the window (sliding): per account *from one address*
+    #: (so an attacker locks only their own address out), per account from all addresses
+    #: together (the ceiling against guessing spread over many addresses; addresses that
+    #: logged in to the account are not held by it), and per address over all accounts
     login_failures_per_account: int = 5
+    login_failures_per_account_total: int = 50
     login_failures_per_ip: int = 20
     login_failure_window: float = 300.0
     #: accounts one address may register per hour (a bucket of this size, refilled hourly)
@@ -265,6 +269,7 @@ class ServerConfig:
             "max_connections_per_ip",
             "max_connections",
             "login_failures_per_account",
+            "login_failures_per_account_total",
             "login_failures_per_ip",
             "registrations_per_ip_per_hour",
             "max_rooms_per_user",

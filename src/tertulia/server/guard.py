@@ -23,6 +23,7 @@ from tertulia.server.limits import (
     ConnectionCounter,
     FailureThrottle,
     KeyedBuckets,
+    RecentKeys,
     TokenBucket,
     retry_after,
 )
@@ -30,6 +31,24 @@ from tertulia.server.limits import (
 __all__ = ["Guard"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: how long an (account, address) pair that logged in successfully stays past the account's
+#: overall failure ceiling (in memory only: a restart forgets)
+KNOWN_ADDRESS_TTL = 30 * 86400.0
+
+
+def login_source(ip: str) -> str:
+    """The address part of a per-(account, address) login key: the IP itself, or its /64 for
+    IPv6 (one subscriber commonly holds a whole /64, so its addresses are one source)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
 
 
 class Guard:
@@ -74,17 +93,29 @@ class Guard:
         self.typing: KeyedBuckets[str] = KeyedBuckets(
             limits.typing_rate, limits.typing_burst, clock=clock
         )
+        old_pairs = getattr(self, "login_pairs", None)
         old_accounts = getattr(self, "login_accounts", None)
         old_ips = getattr(self, "login_ips", None)
-        self.login_accounts: FailureThrottle[str] = FailureThrottle(
+        #: failures per (account, source address): what locks one address out of one account
+        self.login_pairs: FailureThrottle[tuple[str, str]] = FailureThrottle(
             limits.login_failures_per_account, limits.login_failure_window, clock=clock
+        )
+        #: failures per account from all addresses: the ceiling against distributed guessing
+        self.login_accounts: FailureThrottle[str] = FailureThrottle(
+            limits.login_failures_per_account_total, limits.login_failure_window, clock=clock
         )
         self.login_ips: FailureThrottle[str] = FailureThrottle(
             limits.login_failures_per_ip, limits.login_failure_window, clock=clock
         )
-        if old_accounts is not None and old_ips is not None:
+        if old_pairs is not None and old_accounts is not None and old_ips is not None:
+            self.login_pairs.adopt(old_pairs)
             self.login_accounts.adopt(old_accounts)
             self.login_ips.adopt(old_ips)
+        if getattr(self, "login_known", None) is None:
+            #: (account, source) pairs that logged in: past the overall ceiling (kept on reload)
+            self.login_known: RecentKeys[tuple[str, str]] = RecentKeys(
+                KNOWN_ADDRESS_TTL, clock=clock
+            )
 
     def exempt(self, ip: str) -> bool:
         try:
@@ -190,13 +221,25 @@ class Guard:
             )
 
     def check_login(self, ip: str, account: str | None) -> None:
-        """Before verifying a password: refuse while the account or the address is throttled.
+        """Before verifying a password: refuse while this address is throttled for the account,
+        the account is over its overall ceiling, or the address is over its own limit.
 
         The account key is the name as normalized, whether or not such a user exists, so the
-        answer reveals nothing about which accounts exist.
+        answer reveals nothing about which accounts exist. Failures count per (account,
+        address), so an attacker's wrong passwords lock only the attacker's address out of
+        the account, not its owner elsewhere; the much higher overall ceiling stops guessing
+        spread over many addresses, and an address that has logged in to the account
+        (:meth:`login_succeeded`) is not held by it.
         """
-        wait = self.login_accounts.check(account) if account is not None else 0.0
-        if not self.exempt(ip):
+        wait = 0.0
+        known = False
+        if account is not None:
+            pair = (account, login_source(ip))
+            known = self.login_known.seen(pair)
+            wait = self.login_pairs.check(pair)
+            if not known:
+                wait = max(wait, self.login_accounts.check(account))
+        if not known and not self.exempt(ip):
             wait = max(wait, self.login_ips.check(ip))
         if wait > 0:
             self.refusals["login_throttled"] += 1
@@ -210,9 +253,19 @@ class Guard:
         """Count a failure; ``account=None`` (a bad resume token) counts for the address only,
         so nobody can lock everyone's resumes out by sending garbage tokens."""
         if account is not None:
+            self.login_pairs.failure((account, login_source(ip)))
             self.login_accounts.failure(account)
         if not self.exempt(ip):
             self.login_ips.failure(ip)
+
+    def login_succeeded(self, ip: str, account: str) -> None:
+        """A right password (or a valid resume token) for ``account`` from ``ip``: that
+        address's failures for the account were the owner's typos, so they are forgotten, and
+        the address is remembered as the owner's. The account's overall count and the
+        address's own count are kept: a success must not buy guesses at other accounts."""
+        pair = (account, login_source(ip))
+        self.login_pairs.forget(pair)
+        self.login_known.add(pair)
 
     def status(self) -> dict[str, object]:
         return {
@@ -220,5 +273,7 @@ class Guard:
             "rejecting": self.rejecting,
             "refusals": dict(self.refusals),
             "throttled_accounts": len(self.login_accounts),
+            "throttled_account_addresses": len(self.login_pairs),
+            "known_account_addresses": len(self.login_known),
             "throttled_ips": len(self.login_ips),
         }

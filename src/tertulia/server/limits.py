@@ -23,6 +23,7 @@ __all__ = [
     "ConnectionCounter",
     "FailureThrottle",
     "KeyedBuckets",
+    "RecentKeys",
     "TokenBucket",
     "retry_after",
 ]
@@ -202,6 +203,57 @@ class FailureThrottle(Generic[K]):
     def failures(self, key: K) -> int:
         stamps = self._recent(key, self._clock())
         return 0 if stamps is None else len(stamps)
+
+    def forget(self, key: K) -> None:
+        """Drop ``key``'s failures (the caller has proof they were the owner's typos)."""
+        self._lru.items.pop(key, None)
+
+
+class RecentKeys(Generic[K]):
+    """Keys seen within the last ``ttl`` seconds (an LRU set with expiry).
+
+    Used for the (account, address) pairs that logged in successfully: such an address has
+    proved it knows the password, so the account's overall failure ceiling (which a
+    distributed guesser can fill) does not shut it out. Full: the least recently seen key is
+    forgotten, which only makes that address subject to the ceiling again.
+    """
+
+    def __init__(
+        self, ttl: float, *, clock: Clock = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError("need ttl > 0")
+        self.ttl = ttl
+        self._clock = clock
+        self._lru: _LRU[K] = _LRU(max_keys)
+
+    def __len__(self) -> int:
+        return len(self._lru.items)
+
+    def add(self, key: K) -> None:
+        items = self._lru.items
+        if key in items:
+            self._lru.touch(key)
+        else:
+            self._lru.make_room()
+        items[key] = self._clock()
+
+    def seen(self, key: K) -> bool:
+        """Whether ``key`` was added within the last ``ttl`` seconds."""
+        items = self._lru.items
+        stamp = items.get(key)
+        if stamp is None:
+            return False
+        assert isinstance(stamp, int | float)
+        if stamp <= self._clock() - self.ttl:
+            del items[key]
+            return False
+        return True
+
+    def adopt(self, other: RecentKeys[K]) -> None:
+        for key, stamp in other._lru.items.items():
+            self._lru.make_room()
+            self._lru.items[key] = stamp
 
 
 class ConnectionCounter(Generic[K]):
