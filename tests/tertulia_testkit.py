@@ -270,9 +270,17 @@ class RawClient:
         fingerprint: str | None = None,
         sock: socket.socket | None = None,
         ssl_ctx: ssl.SSLContext | None = None,
+        source: str | None = None,
     ) -> RawClient:
-        """Connect over TLS, checking ``fingerprint`` if given (``sock``: pre-made socket)."""
+        """Connect over TLS, checking ``fingerprint`` if given (``sock``: pre-made socket;
+        ``source``: a loopback address such as ``127.0.0.10`` to connect from, so that tests
+        can stand for several client addresses and their per-address limits)."""
         ctx = ssl_ctx or _pinned_context()
+        if source is not None and sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((source, 0))
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
         if sock is not None:
             reader, writer = await asyncio.open_connection(sock=sock, ssl=ctx, server_hostname=host)
         else:

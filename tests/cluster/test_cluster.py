@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -319,11 +318,7 @@ async def test_two_nodes_share_one_port_with_reuse_port(services: None, tmp_path
 async def _from(node: Any, ip: str) -> RawClient:
     """A raw client of ``node`` from loopback address ``ip`` (one per racer: per-address
     hashing bounds stay out of the race)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((ip, 0))
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (node.host, node.port))
-    return await RawClient.connect(node.host, node.port, sock=sock)
+    return await RawClient.connect(node.host, node.port, source=ip)
 
 
 async def test_login_race_across_nodes(services: None, tmp_path: Path) -> None:

@@ -45,11 +45,7 @@ ATTACKERS = [f"127.0.0.{i}" for i in range(10, 20)]
 
 
 async def _connect(srv: ServerProcess, ip: str) -> RawClient:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((ip, 0))
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
-    return await RawClient.connect(srv.host, srv.port, sock=sock)
+    return await RawClient.connect(srv.host, srv.port, source=ip)
 
 
 async def slowloris(srv: ServerProcess, count: int = 300) -> None:

@@ -14,7 +14,6 @@ per connection") and come back once the connections are gone.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,11 +42,7 @@ LEFT_OVER_KIB = 96 * 1024
 
 
 async def _non_reader(srv: ServerProcess, ip: str, user: str) -> RawClient:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((ip, 0))
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
-    c = await RawClient.connect(srv.host, srv.port, sock=sock)
+    c = await RawClient.connect(srv.host, srv.port, source=ip)
     await c.login(user)
     c._task.cancel()  # from now on nothing reads: the kernel buffers fill, then the server's
     return c

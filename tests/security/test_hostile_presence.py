@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,11 +39,7 @@ RATE = 45.0
 
 
 async def _connect(srv: ServerProcess, ip: str) -> RawClient:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((ip, 0))
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
-    return await RawClient.connect(srv.host, srv.port, sock=sock)
+    return await RawClient.connect(srv.host, srv.port, source=ip)
 
 
 async def test_presence_and_typing_floods_are_rated_per_user_and_coalesced(

@@ -13,7 +13,6 @@ Two attacks against a live server process while an honest pair chats:
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,11 +40,7 @@ ROOMS = 8200
 
 
 async def _connect(srv: ServerProcess, ip: str) -> RawClient:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((ip, 0))
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (srv.host, srv.port))
-    return await RawClient.connect(srv.host, srv.port, sock=sock)
+    return await RawClient.connect(srv.host, srv.port, source=ip)
 
 
 async def test_room_creation_is_rated_per_user(

@@ -19,7 +19,6 @@ from typing import Any
 from tertulia.proto import ErrorCode
 from tertulia.proto import messages as m
 from tertulia.server.audit import log_login
-from tertulia.server.bus.base import UserRevoked
 from tertulia.server.commands import MAX_PASSWORD, Handler, complete_login
 from tertulia.server.errors import CommandError
 from tertulia.server.limits import retry_after
@@ -148,15 +147,8 @@ async def change_password(session: Session, msg: m.ChangePassword) -> m.Ok:
         raise CommandError(ErrorCode.SESSION_REVOKED, "the account's credentials changed")
     session.cred_gen = gen  # no await since the commit: this connection is the one spared
     session.token_hash = None  # revoked with the others
-    hub = session.hub
-    hub.publish(
-        UserRevoked(
-            origin=hub.bus.node_id,
-            user=user,
-            code=ErrorCode.SESSION_REVOKED.value,
-            message="the password was changed: log in again",
-            gen=gen,
-        )
+    session.hub.revoke(
+        user, gen, ErrorCode.SESSION_REVOKED, "the password was changed: log in again"
     )
     return m.Ok(id=msg.id)
 

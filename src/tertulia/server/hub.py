@@ -624,6 +624,15 @@ class Hub:
         self.apply(ev, exclude=exclude)
         self.bus.publish(ev)
 
+    def revoke(self, user: str, gen: int, code: ErrorCode, message: str) -> None:
+        """Close every session of ``user`` logged in under a credential generation older than
+        ``gen``, here and on every node (after a password change or a disable committed)."""
+        self.publish(
+            UserRevoked(
+                origin=self.bus.node_id, user=user, code=code.value, message=message, gen=gen
+            )
+        )
+
     def on_peer_event(self, ev: BusEvent) -> None:
         """An event from another node (the bus never echoes our own, but be safe)."""
         if ev.origin != self.bus.node_id:

@@ -27,7 +27,6 @@ from tertulia.server.bus.base import (
     MuteChanged,
     RoleChanged,
     RoomClosed,
-    UserRevoked,
 )
 from tertulia.server.commands import Handler, _name, _room_name
 from tertulia.server.errors import CommandError
@@ -217,16 +216,7 @@ async def set_disabled(server: Server, user: str, disabled: bool) -> bool:
     if gen is None:
         return False
     if disabled:
-        hub = server.hub
-        hub.publish(
-            UserRevoked(
-                origin=hub.bus.node_id,
-                user=user,
-                code=ErrorCode.ACCOUNT_DISABLED.value,
-                message="this account has been disabled",
-                gen=gen,
-            )
-        )
+        server.hub.revoke(user, gen, ErrorCode.ACCOUNT_DISABLED, "this account has been disabled")
     return True
 
 
@@ -237,15 +227,8 @@ async def reset_password(server: Server, user: str, password_hash: str) -> bool:
     gen = await server.storage.set_password(user, password_hash)
     if gen is None:
         return False
-    hub = server.hub
-    hub.publish(
-        UserRevoked(
-            origin=hub.bus.node_id,
-            user=user,
-            code=ErrorCode.SESSION_REVOKED.value,
-            message="the password was changed: log in again",
-            gen=gen,
-        )
+    server.hub.revoke(
+        user, gen, ErrorCode.SESSION_REVOKED, "the password was changed: log in again"
     )
     return True
 
