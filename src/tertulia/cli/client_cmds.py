@@ -74,9 +74,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conn.add_argument("--user", required=True, metavar="NAME", help="your user name")
     conn.add_argument(
         "--fingerprint",
-        metavar="SHA256:...",
-        help="trust only the server certificate with this fingerprint "
-        "(the operator gets it with `tertulia admin fingerprint`)",
+        metavar="PIN",
+        help="trust only the server whose public key has this pin (SPKI-SHA256:..., kept "
+        "across certificate renewals: `tertulia admin fingerprint --pin`) or whose "
+        "certificate has this fingerprint (SHA256:..., `tertulia admin fingerprint`)",
     )
     conn.add_argument(
         "--cafile", type=Path, metavar="PATH", help="verify the server against this CA (PEM)"
