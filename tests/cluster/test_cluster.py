@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
+import sys
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -386,5 +389,42 @@ async def test_login_race_across_nodes(services: None, tmp_path: Path) -> None:
         await victim.request(m.ListRooms(id=victim.next_id()))  # the changer stays
         for c in (*racers, victim):
             await c.close()
+    finally:
+        await cluster.stop()
+
+
+@pytest.mark.parametrize(
+    ("command", "code"), [("passwd", "session_revoked"), ("disable", "account_disabled")]
+)
+async def test_admin_cli_without_a_local_server_closes_connections_on_every_node(
+    services: None, tmp_path: Path, command: str, code: str
+) -> None:
+    """``tertulia admin user passwd|disable`` run on a machine where no node runs (it changes
+    PostgreSQL directly) still closes the user's connections on every node at once: it tells
+    them over the bus, as a running server would."""
+    cluster = Cluster(tmp_path, 2)
+    try:
+        cluster.start()
+        n1, n2 = cluster.nodes
+        on1 = await connect(n1, "victim", cluster.fingerprint, register=True)
+        on2 = await connect(n2, "victim", cluster.fingerprint, register=False)
+        ops = tmp_path / "ops"  # an operator's machine: the nodes' config, no server running
+        ops.mkdir()
+        args = ["admin", "--config", str(n1.config_path), "--data-dir", str(ops), "user"]
+        env = {**os.environ, "TERTULIA_PASSWORD": "an operator's choice"}
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tertulia", *args, command, "victim"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "warning" not in proc.stderr, proc.stderr
+        for c in (on1, on2):
+            bye = await c.event(m.ServerBye, timeout=10.0 * SCALE)
+            assert bye.code == code
     finally:
         await cluster.stop()

@@ -139,11 +139,43 @@ def _user_passwd(args: argparse.Namespace) -> int:
         if not ok and answer.get("error"):
             return _fail(f"password not changed: {answer.get('error')}")
     else:
-        ok = _on_storage(cfg, lambda st: st.set_password(name, pw_hash)) is not None
+        gen = _on_storage(cfg, lambda st: st.set_password(name, pw_hash))
+        ok = gen is not None
+        if gen is not None:
+            _revoke_in_cluster(cfg, name, gen, "session_revoked", "the password was changed")
     if not ok:
         return _fail(f"no user {name!r}")
     print(f"password changed for {name}")
     return 0
+
+
+def _revoke_in_cluster(cfg: ServerConfig, user: str, gen: int, code: str, message: str) -> None:
+    """After a change made on the database with no local server running: in a cluster, tell
+    every node over the bus, so their open connections of ``user`` close at once (as when the
+    change goes through a running server). Single node: no server runs, nothing to close."""
+    if not cfg.bus.url:
+        return
+    from tertulia.server.app import open_bus
+    from tertulia.server.bus.base import BusError, UserRevoked
+
+    async def tell() -> None:
+        bus = open_bus(cfg)
+        await bus.start(lambda ev: None, lambda: None)
+        try:
+            bus.publish(
+                UserRevoked(origin=bus.node_id, user=user, code=code, message=message, gen=gen)
+            )
+        finally:
+            await bus.close()  # flushes what is queued
+
+    try:
+        run_async(tell())
+    except BusError as exc:
+        print(
+            f"tertulia: warning: changed on the database, but the other nodes were not told"
+            f" ({exc}); their connections of {user!r} close at their next bus resync",
+            file=sys.stderr,
+        )
 
 
 def _live(cfg: ServerConfig, command: str) -> dict[str, object] | None:
@@ -169,7 +201,10 @@ def _user_disable(args: argparse.Namespace) -> int:
     if answer is not None:
         ok = bool(answer.get("ok"))
     else:
-        ok = _on_storage(cfg, lambda st: st.set_disabled(name, args.disabled)) is not None
+        gen = _on_storage(cfg, lambda st: st.set_disabled(name, args.disabled))
+        ok = gen is not None
+        if gen is not None and args.disabled:
+            _revoke_in_cluster(cfg, name, gen, "account_disabled", "this account has been disabled")
     if not ok:
         return _fail(f"no user {name!r}")
     print(f"{verb}d user {name}")
