@@ -16,6 +16,8 @@ import pytest
 from storage_backends import Backend, backend_for
 
 from tertulia.server.storage.base import (
+    BanOutcome,
+    ClosedRoom,
     NameTakenError,
     NewMessage,
     RoomExistsError,
@@ -174,12 +176,17 @@ async def test_pending_invitations(storage: Any, backend: Backend) -> None:
     assert await storage.invitations_of("bo") == []
     assert await storage.rooms_of("bo") == [await storage.get_room("plans")]
 
-    # joining by other means, a ban and a closed room each drop the pending invitation
+    # joining by other means, a ban and a closed room each drop the pending invitation, and
+    # ban / close_room say whose went (the server tells them: invitation_removed)
     for room in ("b", "c", ROOM):
         assert await storage.add_invitation(room, "cy", "ana", max_pending=5) == "added"
+    assert await storage.add_invitation("c", "bo", "ana", max_pending=5) == "added"
     await storage.add_member(ROOM, "cy")
-    await storage.ban("b", "cy", "ana")
-    await storage.close_room("c")
+    assert await storage.ban("b", "cy", "ana") == BanOutcome(False, had_invitation=True)
+    assert await storage.ban("b", "cy", "ana") == BanOutcome(False, had_invitation=False)
+    await storage.add_member("b", "bo")
+    assert await storage.ban("b", "bo", "ana") == BanOutcome(True, had_invitation=False)
+    assert await storage.close_room("c") == ClosedRoom(members=["ana"], invitees=["bo", "cy"])
     assert await storage.invitations_of("cy") == []
     assert await storage.accept_invitation("b", "cy") is False
     assert await storage.members("b") == ["ana"]

@@ -46,14 +46,14 @@ async def test_creator_owns_the_room_and_roles_change(storage: SqliteStorage) ->
 async def test_ban_removes_membership_and_unban(storage: SqliteStorage) -> None:
     await storage.create_room("r", "public", "ana", members=["ana", "bob"])
     await storage.mute("r", "bob", "ana", None)
-    assert await storage.ban("r", "bob", "ana", "spam")
+    assert (await storage.ban("r", "bob", "ana", "spam")).was_member
     assert await storage.members("r") == ["ana"]
     assert await storage.is_banned("r", "bob")
     assert (await storage.room_policy("r")).mutes == {}  # a ban lifts the mute with the seat
     assert [(b.user, b.banned_by, b.reason) for b in await storage.bans("r")] == [
         ("bob", "ana", "spam")
     ]
-    assert not await storage.ban("r", "eve", "ana")  # pre-emptive: eve was no member
+    assert not (await storage.ban("r", "eve", "ana")).was_member  # pre-emptive: eve was no member
     assert await storage.unban("r", "bob") and not await storage.unban("r", "bob")
     assert not await storage.is_banned("r", "bob")
 
@@ -91,7 +91,7 @@ async def test_tokens_expire_are_capped_and_revoked(storage: SqliteStorage) -> N
 
 async def test_close_room(storage: SqliteStorage) -> None:
     await storage.create_room("r", "public", "ana", members=["ana", "bob"])
-    assert await storage.close_room("r") == ["ana", "bob"]
+    assert (await storage.close_room("r")).members == ["ana", "bob"]
     room = await storage.get_room("r")
     assert room is not None and room.closed
     assert await storage.members("r") == []

@@ -618,10 +618,11 @@ class InvitationEvent(_Msg, tag="invitation"):
 
 class InvitationRemoved(_Msg, tag="invitation_removed"):
     """A pending invitation of yours is gone: accepted or declined on one of your connections
-    (every other one is told)."""
+    (every other one is told), or a moderator banned you from the room (``banned``), or the
+    room was closed (``closed``: every connection is told)."""
 
     room: str
-    reason: Literal["accepted", "declined"]
+    reason: Literal["accepted", "declined", "banned", "closed"]
 
 
 class BanList(_Msg, tag="ban_list"):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from tertulia.proto import ErrorCode
 from tertulia.proto import messages as m
 from tertulia.server.bus.base import (
+    InvitationChanged,
     MemberRemoved,
     MuteChanged,
     RoleChanged,
@@ -96,13 +97,17 @@ async def ban(session: Session, msg: m.Ban) -> m.Ok:
     room, role = await require_rank(session, msg.room, "moderator")
     target = await _target(session, room, role, msg.user, member=False)
     by = session.user or ""
-    was_member = await session.server.storage.ban(room.name, target, by, msg.reason[:200])
-    if was_member:
-        hub = session.hub
+    outcome = await session.server.storage.ban(room.name, target, by, msg.reason[:200])
+    hub = session.hub
+    if outcome.was_member:
         hub.publish(
             MemberRemoved(
                 origin=hub.bus.node_id, room=room.name, user=target, reason="banned", by=by
             )
+        )
+    if outcome.had_invitation:  # else the invitee's clients keep showing a dead invitation
+        hub.publish(
+            InvitationChanged(origin=hub.bus.node_id, room=room.name, user=target, action="banned")
         )
     return m.Ok(id=msg.id)
 
@@ -234,16 +239,20 @@ async def reset_password(server: Server, user: str, password_hash: str) -> bool:
 
 
 async def close_room(server: Server, name: str) -> bool:
-    """Close room ``name`` for good: members removed and told; False if there is no such room."""
+    """Close room ``name`` for good: members and holders of a pending invitation into it
+    removed and told; False if there is no such room."""
     record = await server.storage.get_room(name)
     if record is None or record.closed:
         return False
     try:
-        members = await server.storage.close_room(name)
+        closed = await server.storage.close_room(name)
     except UnknownRoomError:
         return False
     hub = server.hub
-    hub.publish(RoomClosed(origin=hub.bus.node_id, room=name, members=members))
+    node = hub.bus.node_id
+    hub.publish(RoomClosed(origin=node, room=name, members=closed.members))
+    for user in closed.invitees:  # bounded by the inviters' invitation rate, and sent once
+        hub.publish(InvitationChanged(origin=node, room=name, user=user, action="closed"))
     return True
 
 

@@ -142,7 +142,7 @@ class InvitationChanged(_Event, tag="invitation"):
 
     room: str
     user: str
-    action: Literal["invited", "accepted", "declined"]
+    action: Literal["invited", "accepted", "declined", "banned", "closed"]
     by: str = ""
     visibility: Literal["public", "private"] = "private"
     topic: str = ""

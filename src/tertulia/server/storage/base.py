@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "BanOutcome",
     "BanRecord",
+    "ClosedRoom",
     "InvitationRecord",
     "InviteOutcome",
     "NameTakenError",
@@ -112,6 +114,25 @@ class BanRecord:
     banned_by: str
     reason: str
     created_at: int  # Unix ms
+
+
+@dataclass(frozen=True, slots=True)
+class BanOutcome:
+    """What a ``ban`` removed, in its transaction: the server tells the user of each."""
+
+    was_member: bool
+    #: a pending invitation into the room was dropped (the invitee is told: reason "banned")
+    had_invitation: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedRoom:
+    """Who lost what when a room closed, read in the closing transaction (no race with an
+    ``invite`` or ``accept_invitation`` running at the same time)."""
+
+    members: list[str]
+    #: users whose pending invitation into the room was dropped (told: reason "closed")
+    invitees: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +278,9 @@ class Storage(abc.ABC):
     async def set_topic(self, room: str, topic: str) -> None: ...
 
     @abc.abstractmethod
-    async def close_room(self, room: str) -> list[str]:
-        """Close a room: remove every member (returned) and refuse it from now on."""
+    async def close_room(self, room: str) -> ClosedRoom:
+        """Close a room: remove every member and pending invitation (both returned, sorted)
+        and refuse it from now on."""
 
     # -- invitations -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -289,8 +311,9 @@ class Storage(abc.ABC):
         """Change a member's role; False if ``user`` is not a member."""
 
     @abc.abstractmethod
-    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> bool:
-        """Ban ``user`` and remove their membership at once; True if they were a member."""
+    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> BanOutcome:
+        """Ban ``user`` and remove their membership and pending invitation at once, saying
+        which of the two there was."""
 
     @abc.abstractmethod
     async def unban(self, room: str, user: str) -> bool: ...

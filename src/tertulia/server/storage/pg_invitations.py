@@ -81,9 +81,15 @@ async def decline(conn: Conn, room: str, user: str) -> bool:
     return bool(status == "DELETE 1")
 
 
-async def forget(conn: Conn, room: str, user: str | None = None) -> None:
-    """Drop pending invitations into ``room`` (of ``user`` only, if given)."""
+async def forget(conn: Conn, room: str, user: str | None = None) -> list[str]:
+    """Drop pending invitations into ``room`` (of ``user`` only, if given); returns the
+    invitees whose invitation went (sorted), so the server can tell them."""
     if user is None:
-        await conn.execute("DELETE FROM invitations WHERE room = $1", room)
+        rows = await conn.fetch("DELETE FROM invitations WHERE room = $1 RETURNING user_name", room)
     else:
-        await conn.execute("DELETE FROM invitations WHERE room = $1 AND user_name = $2", room, user)
+        rows = await conn.fetch(
+            "DELETE FROM invitations WHERE room = $1 AND user_name = $2 RETURNING user_name",
+            room,
+            user,
+        )
+    return sorted(str(r[0]) for r in rows)

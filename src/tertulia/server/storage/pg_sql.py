@@ -21,6 +21,8 @@ import asyncpg
 from tertulia.server.names import legacy_name_problem, skeleton
 from tertulia.server.storage import pg_invitations as invitations
 from tertulia.server.storage.base import (
+    BanOutcome,
+    ClosedRoom,
     NameTakenError,
     NewMessage,
     Role,
@@ -402,17 +404,17 @@ async def add_token(
     )
 
 
-async def close_room(conn: Conn, room: str) -> list[str]:
+async def close_room(conn: Conn, room: str) -> ClosedRoom:
     if not await room_exists(conn, room):
         raise UnknownRoomError(f"no room {room!r}")
     rows = await conn.fetch("DELETE FROM members WHERE room = $1 RETURNING user_name", room)
     await conn.execute("UPDATE rooms SET closed = true WHERE name = $1", room)
     await conn.execute("DELETE FROM mutes WHERE room = $1", room)
-    await invitations.forget(conn, room)
-    return sorted(str(r[0]) for r in rows)
+    invitees = await invitations.forget(conn, room)
+    return ClosedRoom(sorted(str(r[0]) for r in rows), invitees)
 
 
-async def ban(conn: Conn, room: str, user: str, by: str, reason: str) -> bool:
+async def ban(conn: Conn, room: str, user: str, by: str, reason: str) -> BanOutcome:
     if not await room_exists(conn, room):
         raise UnknownRoomError(f"no room {room!r}")
     await conn.execute(
@@ -426,11 +428,11 @@ async def ban(conn: Conn, room: str, user: str, by: str, reason: str) -> bool:
         now_ms(),
     )
     await conn.execute("DELETE FROM mutes WHERE room = $1 AND user_name = $2", room, user)
-    await invitations.forget(conn, room, user)
+    had_invitation = bool(await invitations.forget(conn, room, user))
     status = await conn.execute(
         "DELETE FROM members WHERE room = $1 AND user_name = $2", room, user
     )
-    return bool(status == "DELETE 1")
+    return BanOutcome(was_member=status == "DELETE 1", had_invitation=had_invitation)
 
 
 async def mute(conn: Conn, room: str, user: str, by: str, until: int | None) -> None:

@@ -49,7 +49,9 @@ import asyncpg
 from tertulia.server.storage import pg_invitations as pgi
 from tertulia.server.storage import pg_sql as q
 from tertulia.server.storage.base import (
+    BanOutcome,
     BanRecord,
+    ClosedRoom,
     InvitationRecord,
     InviteOutcome,
     NewMessage,
@@ -522,7 +524,7 @@ class PostgresStorage(Storage):
     async def set_topic(self, room: str, topic: str) -> None:
         await self._write(lambda c: q.set_topic(c, room, topic))
 
-    async def close_room(self, room: str) -> list[str]:
+    async def close_room(self, room: str) -> ClosedRoom:
         return await self._write(lambda c: q.close_room(c, room))
 
     # -- invitations -------------------------------------------------------------------------
@@ -550,7 +552,7 @@ class PostgresStorage(Storage):
         sql = "UPDATE members SET role = $1 WHERE room = $2 AND user_name = $3"
         return await self._write(lambda c: q.status_is(c, "UPDATE 1", sql, role, room, user))
 
-    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> bool:
+    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> BanOutcome:
         return await self._write(lambda c: q.ban(c, room, user, banned_by, reason))
 
     async def unban(self, room: str, user: str) -> bool:

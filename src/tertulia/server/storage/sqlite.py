@@ -50,7 +50,9 @@ from typing import Any, Final, Literal, TypeVar, cast
 from tertulia.server.names import legacy_name_problem, skeleton
 from tertulia.server.storage import sqlite_invitations as invitations
 from tertulia.server.storage.base import (
+    BanOutcome,
     BanRecord,
+    ClosedRoom,
     InvitationRecord,
     InviteOutcome,
     NameTakenError,
@@ -684,14 +686,14 @@ def _remove_member(conn: sqlite3.Connection, room: str, user: str) -> bool:
     return cur.rowcount == 1
 
 
-def _close_room(conn: sqlite3.Connection, room: str) -> list[str]:
+def _close_room(conn: sqlite3.Connection, room: str) -> ClosedRoom:
     if not _room_exists(conn, room):
         raise UnknownRoomError(f"no room {room!r}")
     rows = conn.execute("DELETE FROM members WHERE room = ? RETURNING user", (room,)).fetchall()
     conn.execute("UPDATE rooms SET closed = 1 WHERE name = ?", (room,))
     conn.execute("DELETE FROM mutes WHERE room = ?", (room,))
-    invitations.forget(conn, room)
-    return sorted(str(r[0]) for r in rows)
+    invitees = invitations.forget(conn, room)
+    return ClosedRoom(sorted(str(r[0]) for r in rows), invitees)
 
 
 def _set_role(conn: sqlite3.Connection, room: str, user: str, role: Role) -> bool:
@@ -701,7 +703,7 @@ def _set_role(conn: sqlite3.Connection, room: str, user: str, role: Role) -> boo
     return cur.rowcount == 1
 
 
-def _ban(conn: sqlite3.Connection, room: str, user: str, by: str, reason: str) -> bool:
+def _ban(conn: sqlite3.Connection, room: str, user: str, by: str, reason: str) -> BanOutcome:
     if not _room_exists(conn, room):
         raise UnknownRoomError(f"no room {room!r}")
     conn.execute(
@@ -711,9 +713,9 @@ def _ban(conn: sqlite3.Connection, room: str, user: str, by: str, reason: str) -
         (room, user, by, reason, _now_ms()),
     )
     conn.execute("DELETE FROM mutes WHERE room = ? AND user = ?", (room, user))
-    invitations.forget(conn, room, user)
+    had_invitation = bool(invitations.forget(conn, room, user))
     cur = conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
-    return cur.rowcount == 1
+    return BanOutcome(was_member=cur.rowcount == 1, had_invitation=had_invitation)
 
 
 def _mute(conn: sqlite3.Connection, room: str, user: str, by: str, until: int | None) -> None:
@@ -1117,7 +1119,7 @@ class SqliteStorage(Storage):
     async def set_topic(self, room: str, topic: str) -> None:
         await self._write(lambda conn: _set_topic(conn, room, topic))
 
-    async def close_room(self, room: str) -> list[str]:
+    async def close_room(self, room: str) -> ClosedRoom:
         return await self._write(lambda conn: _close_room(conn, room))
 
     # -- invitations -------------------------------------------------------------------------
@@ -1146,7 +1148,7 @@ class SqliteStorage(Storage):
     async def set_role(self, room: str, user: str, role: Role) -> bool:
         return await self._write(lambda conn: _set_role(conn, room, user, role))
 
-    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> bool:
+    async def ban(self, room: str, user: str, banned_by: str, reason: str = "") -> BanOutcome:
         return await self._write(lambda conn: _ban(conn, room, user, banned_by, reason))
 
     async def unban(self, room: str, user: str) -> bool:

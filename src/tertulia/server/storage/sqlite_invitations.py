@@ -67,10 +67,14 @@ def decline(conn: sqlite3.Connection, room: str, user: str) -> bool:
     return cur.rowcount == 1
 
 
-def forget(conn: sqlite3.Connection, room: str, user: str | None = None) -> None:
+def forget(conn: sqlite3.Connection, room: str, user: str | None = None) -> list[str]:
     """Drop pending invitations into ``room`` (of ``user`` only, if given): the invitee
-    became a member another way or was banned, or the room closed."""
+    became a member another way or was banned, or the room closed. Returns the invitees
+    whose invitation went (sorted), so the server can tell them."""
     if user is None:
-        conn.execute("DELETE FROM invitations WHERE room = ?", (room,))
+        cur = conn.execute("DELETE FROM invitations WHERE room = ? RETURNING user", (room,))
     else:
-        conn.execute("DELETE FROM invitations WHERE room = ? AND user = ?", (room, user))
+        cur = conn.execute(
+            "DELETE FROM invitations WHERE room = ? AND user = ? RETURNING user", (room, user)
+        )
+    return sorted(str(r[0]) for r in cur.fetchall())
