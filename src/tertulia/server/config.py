@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tertulia.proto.messages import MAX_LIST_PAGE, MAX_SERVER_FRAME
+from tertulia.server.config_env import apply_env
+from tertulia.server.config_types import (
+    ConfigError,
+    TypeMismatch,
+    check_value,
+    describe,
+    toml_literal,
+)
 
 __all__ = [
     "BusConfig",
@@ -35,10 +43,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 7443
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the setting."""
 
 
 @dataclass(slots=True)
@@ -365,7 +369,6 @@ _SECTIONS = {
 
 def _coerce(cls: type[Any], key: str, value: Any, where: str) -> Any:
     """``value`` for setting ``key`` of ``cls``, type-checked (ConfigError says the fix)."""
-    from tertulia.server.config_types import TypeMismatch, check_value, describe, toml_literal
 
     fields = {f.name: f for f in dataclasses.fields(cls)}
     if key not in fields or dataclasses.is_dataclass(getattr(cls(), key, None)):
@@ -432,8 +435,6 @@ def load_config(
     cfg = ServerConfig()
     if path is not None:
         _apply_file(cfg, path)
-    from tertulia.server.config_env import apply_env
-
     apply_env(cfg, os.environ if env is None else env, _SECTIONS)
     for key, value in overrides.items():
         if value is not None:

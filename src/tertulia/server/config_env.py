@@ -19,12 +19,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tertulia.server.config_types import toml_literal
-
-if TYPE_CHECKING:
-    from tertulia.server.config import ServerConfig
+from tertulia.server.config_types import ConfigError, TypeMismatch, check_value, toml_literal
 
 __all__ = ["ENV_PREFIX", "apply_env", "effective_toml", "mask_secret"]
 
@@ -42,8 +39,6 @@ _EXPECTED = {
 
 
 def _error(message: str) -> Exception:
-    from tertulia.server.config import ConfigError
-
     return ConfigError(message)
 
 
@@ -74,8 +69,12 @@ def _convert(ftype: str, raw: str, where: str) -> Any:
     return raw
 
 
-def apply_env(cfg: ServerConfig, env: Mapping[str, str], sections: Mapping[str, type]) -> None:
-    """Apply every ``TERTULIA__SECTION__KEY[__FILE]`` variable of ``env`` to ``cfg``."""
+def apply_env(cfg: Any, env: Mapping[str, str], sections: Mapping[str, type]) -> None:
+    """Apply every ``TERTULIA__SECTION__KEY[__FILE]`` variable of ``env`` to ``cfg``.
+
+    ``cfg`` is a :class:`~tertulia.server.config.ServerConfig` (any dataclass whose sections
+    are ``sections``): typed loosely so that this module, below ``config``, never imports it.
+    """
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -105,8 +104,6 @@ def apply_env(cfg: ServerConfig, env: Mapping[str, str], sections: Mapping[str, 
 
 def _checked(ftype: str, value: Any, name: str) -> Any:
     """``value`` type-checked like a value from the file; the error shows the right form."""
-    from tertulia.server.config_types import TypeMismatch, check_value
-
     try:
         return check_value(ftype, value)
     except TypeMismatch as exc:
@@ -118,7 +115,7 @@ def mask_secret(value: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
 
 
-def effective_toml(cfg: ServerConfig) -> str:
+def effective_toml(cfg: Any) -> str:
     """The whole configuration as TOML, secrets masked: what ``tertulia server check`` prints.
 
     Settings that are unset (``None``, e.g. no operator certificate) appear as comments.

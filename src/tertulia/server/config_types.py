@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TypeMismatch", "check_value", "describe", "toml_literal"]
+__all__ = ["ConfigError", "TypeMismatch", "check_value", "describe", "toml_literal"]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the setting.
+
+    Defined here, below both :mod:`~tertulia.server.config` and
+    :mod:`~tertulia.server.config_env`, so that neither imports the other for it.
+    """
 
 
 class TypeMismatch(ValueError):
