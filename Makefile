@@ -87,7 +87,7 @@ BENCH_ARGS ?= --runs 3
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	bash scripts/bench/install-peers.sh
-	$(PY) -m tertulia.bench --compare $(BENCH_ARGS) --doc docs/benchmarks.md \
+	$(PY) -m tertulia bench --compare $(BENCH_ARGS) --doc docs/benchmarks.md \
 		--plots docs/benchmarks --json docs/benchmarks/results.json $(ARGS)
 
 .PHONY: bench

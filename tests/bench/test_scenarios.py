@@ -15,7 +15,7 @@ import pytest
 
 from tertulia.bench.pool import WorkerPool
 from tertulia.bench.scenarios import SCENARIOS, ScenarioSettings, run_scenario
-from tertulia.cli.bench_cmd import build_parser
+from tertulia.cli.main import build_parser
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "scripts" / "bench"
 
@@ -39,7 +39,17 @@ def test_scenario_smoke(name: str, pool: WorkerPool, tmp_path: Path) -> None:
 
 def test_cli_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = build_parser().parse_args(
-        ["--quick", "-s", "fanout", "--json", "-", "--quiet", "--templates", str(TEMPLATES)]
+        [
+            "bench",
+            "--quick",
+            "-s",
+            "fanout",
+            "--json",
+            "-",
+            "--quiet",
+            "--templates",
+            str(TEMPLATES),
+        ]
     )
     assert args.func(args) == 0
     payload = json.loads(capsys.readouterr().out)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_parser", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -76,14 +76,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_arguments(p)
     p.set_defaults(func=run)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A standalone parser (``python -m tertulia.bench``)."""
-    p = argparse.ArgumentParser(prog="tertulia bench", description=__doc__)
-    _add_arguments(p)
-    p.set_defaults(func=run)
-    return p
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -163,9 +155,9 @@ def run(args: argparse.Namespace) -> int:
 def _commands() -> list[str]:
     """How this run was started, for the report."""
     argv = [a for a in sys.argv[1:]]
-    prog = "tertulia bench"
+    prog = "tertulia"  # argv holds "bench" and what follows it
     if sys.argv and sys.argv[0].endswith("__main__.py"):
-        prog = "python -m tertulia.bench"
+        prog = "python -m tertulia"
     return [
         "make bench   # = the three lines below",
         "python -m pip install -e '.[bench]'   # matplotlib, py-spy",
