@@ -175,8 +175,12 @@ class Session:
         the kernel). A peer that does not drain within ``stall_timeout`` is dropped as a slow
         consumer; a lost connection raises ``ConnectionError`` (the dispatcher closes).
         """
+        # frames queued this pass count too, but stay queued: flushing here would cost a
+        # transport write per request and undo the one-write-per-pass batching of acks
+        if self.closing or self.queued_bytes <= self.low_water:
+            return
         self._flush()
-        if self.closing or self.transport.get_write_buffer_size() <= self.low_water:
+        if self.closing:  # the flush found it over max_send_buffer and dropped it
             return
         try:
             await asyncio.wait_for(self.writer.drain(), self.stall_timeout)
